@@ -1,0 +1,70 @@
+"""Node keys: hyperlog's framed SHA-256, so a node has the same key everywhere.
+
+For each link (its 64-char hex key as UTF-8) the hash is fed ``b"<length>\\n"`` then
+the link, then ``b"<length>\\n"`` then the value bytes::
+
+    >>> node_key(b"hello", [])
+    '8c7efb22472592f561a7a7647f8c5ee93134880b4ca0c92889a61848cd5c4602'
+
+Keys are hex strings in the API and 32 raw bytes on disk and on the wire.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+
+from .errors import UsageError
+
+KEY_BYTES = 32
+KEY_HEX = 2 * KEY_BYTES
+_HEXDIGITS = frozenset("0123456789abcdef")
+_LINK_FRAME = b"%d\n" % KEY_HEX
+
+
+def node_key_bytes(value: bytes, links: Sequence[bytes]) -> bytes:
+    """The 32-byte key of a node whose links are given as raw 32-byte keys."""
+    h = hashlib.sha256()
+    for link in links:
+        h.update(_LINK_FRAME)
+        h.update(link.hex().encode("ascii"))
+    h.update(b"%d\n" % len(value))
+    h.update(value)
+    return h.digest()
+
+
+def node_key(value: bytes, links: Iterable[str]) -> str:
+    """The hex key of a node whose links are given as hex keys.
+
+    >>> node_key(b"world", ["8c7efb22472592f561a7a7647f8c5ee93134880b4ca0c92889a61848cd5c4602"])[:12]
+    '5f5e63be9884'
+    """
+    return node_key_bytes(value, [bytes.fromhex(link) for link in links]).hex()
+
+
+def normalize_key(key: str) -> str:
+    """Check a full hex key and return it lower-cased.
+
+    >>> normalize_key("8C7EFB22472592F561A7A7647F8C5EE93134880B4CA0C92889A61848CD5C4602")[:8]
+    '8c7efb22'
+    """
+    text = normalize_prefix(key)
+    if len(text) != KEY_HEX:
+        raise UsageError(
+            f"{key!r} is not a full key: a key is {KEY_HEX} hex characters, this has {len(text)}"
+        )
+    return text
+
+
+def normalize_prefix(prefix: str) -> str:
+    """Check a hex key or key prefix and return it lower-cased."""
+    if not isinstance(prefix, str):
+        raise UsageError(f"a key must be a hex string, not {type(prefix).__name__}")
+    text = prefix.strip().lower()
+    if not text:
+        raise UsageError("a key or key prefix cannot be empty")
+    if len(text) > KEY_HEX or not _HEXDIGITS.issuperset(text):
+        raise UsageError(
+            f"{prefix!r} is not a key: use up to {KEY_HEX} hex characters (0-9, a-f)"
+        )
+    return text

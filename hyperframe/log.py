@@ -1,0 +1,379 @@
+"""The log: the API users call to add, read and inspect nodes."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .encodings import Encoding, get_encoding
+from .errors import (
+    AmbiguousKeyError,
+    NodeNotFoundError,
+    ReadOnlyLogError,
+    UnknownLinkError,
+    UsageError,
+)
+from .keys import KEY_HEX, node_key_bytes, normalize_key, normalize_prefix
+from .node import Node
+from .store import segments
+from .store.directory import LogStore
+from .store.keyindex import KeyIndex
+from .store.manifest import Manifest
+
+if TYPE_CHECKING:
+    import networkx as nx
+    import pyarrow as pa
+
+DEFAULT_ENCODING = "utf-8"
+
+
+class Log:
+    """An append-only Merkle DAG stored in a directory of Parquet segments.
+
+    >>> import hyperframe, tempfile
+    >>> log = hyperframe.open(tempfile.mkdtemp() + "/log.db")
+    >>> hello = log.add("hello")
+    >>> hello.key[:12]
+    '8c7efb224725'
+    >>> log.add("world", links=[hello.key]).key[:12]
+    '5f5e63be9884'
+    >>> len(log), log.heads()[0][:12]
+    (2, '5f5e63be9884')
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        encoding: str | None = None,
+        lock_timeout: float = 60.0,
+        read_only: bool = False,
+    ) -> None:
+        self.path = Path(path)
+        self.read_only = read_only
+        self._store = LogStore(self.path, lock_timeout=lock_timeout)
+        self._store.check_is_log()
+        self._keys = KeyIndex(self.path)
+        self._manifest: Manifest | None = None
+        self._graph: tuple[int, nx.DiGraph] | None = None
+        self._requested = get_encoding(encoding) if encoding is not None else None
+        current = self._refresh()
+        if current is not None and self._requested is not None and self._requested.name != current.encoding:
+            raise UsageError(
+                f"{self.path} stores {current.encoding} values, not {self._requested.name}; "
+                f"open it without encoding= (or with encoding={current.encoding!r})"
+            )
+
+    # --- state --------------------------------------------------------------------------
+
+    def _refresh(self) -> Manifest | None:
+        self._manifest = self._store.latest()
+        return self._manifest
+
+    def _keys_now(self) -> KeyIndex:
+        self._keys.refresh(self._refresh())
+        return self._keys
+
+    @property
+    def manifest(self) -> Manifest | None:
+        """The current manifest (None for a log not yet created on disk)."""
+        return self._refresh()
+
+    @property
+    def encoding(self) -> Encoding:
+        """The value encoding: fixed when the log is created."""
+        if self._manifest is not None:
+            return get_encoding(self._manifest.encoding)
+        return self._requested or get_encoding(DEFAULT_ENCODING)
+
+    def __len__(self) -> int:
+        current = self._refresh()
+        return current.nodes if current else 0
+
+    def __contains__(self, key: object) -> bool:
+        if not isinstance(key, str) or len(key) != KEY_HEX:
+            return False
+        try:
+            raw = bytes.fromhex(key)
+        except ValueError:
+            return False
+        return bool(self._keys_now().present([raw]))
+
+    def __iter__(self) -> Iterator[Node]:
+        return self.changes()
+
+    def __repr__(self) -> str:
+        return f"<hyperframe.Log {str(self.path)!r}: {len(self)} nodes, {self.encoding.name}>"
+
+    def heads(self) -> list[str]:
+        """Keys of the nodes nothing links to yet, ascending.
+
+        Read from the manifest: no segment is opened.
+        """
+        current = self._refresh()
+        return list(current.heads) if current else []
+
+    # --- writing ------------------------------------------------------------------------
+
+    def add(self, value: Any, links: Iterable[str] = ()) -> Node:
+        """Add one node linking ``links`` (hex keys the log holds) and return it.
+
+        Adding a node that exists already returns the stored one.
+        """
+        return self.batch([{"value": value, "links": list(links)}])[0]
+
+    def append(self, value: Any) -> Node:
+        """Add a node that links every current head (in ascending key order)."""
+        return self.batch([{"value": value, "links": None}])[0]
+
+    def batch(self, docs: Iterable[Mapping[str, Any]]) -> list[Node]:
+        """Add many nodes in one atomic commit: all of them, or none and an error.
+
+        Each doc is ``{"value": v, "links": [hex, ...]}``; a link may name a node of
+        the same batch that comes earlier.
+
+        >>> import hyperframe, tempfile
+        >>> log = hyperframe.open(tempfile.mkdtemp(), encoding="json")
+        >>> a, b = log.batch([{"value": {"n": 1}}, {"value": {"n": 2}, "links": []}])
+        >>> [n.change for n in log.batch([{"value": 3, "links": [a.key, b.key]}])]
+        [3]
+        """
+        encoding = self.encoding
+        prepared: list[tuple[bytes, list[bytes] | None]] = []
+        for i, doc in enumerate(docs):
+            if not isinstance(doc, Mapping) or "value" not in doc:
+                raise UsageError(f"batch item {i} must be a dict with a 'value' (and optional 'links')")
+            links = doc.get("links", ())
+            raw_links = None if links is None else [bytes.fromhex(normalize_key(k)) for k in _as_list(links, i)]
+            prepared.append((encoding.encode(doc["value"]), raw_links))
+        if not prepared:
+            return []
+        return self._commit_docs(prepared)
+
+    def _commit_docs(self, prepared: list[tuple[bytes, list[bytes] | None]]) -> list[Node]:
+        if self.read_only:
+            raise ReadOnlyLogError(f"{self.path} was opened read-only; nothing was written", path=self.path)
+        store = self._store
+        with store.lock():
+            current = store.latest() or store.initialize(self.encoding.name)
+            keys_index = self._keys
+            keys_index.refresh(current)
+            heads_raw = [bytes.fromhex(h) for h in current.heads]
+
+            keys: list[bytes] = []
+            links_of: list[list[bytes]] = []
+            for value, links in prepared:
+                if links is None:  # append: link the heads as they stand at this point
+                    links = list(heads_raw)
+                key = node_key_bytes(value, links)
+                keys.append(key)
+                links_of.append(links)
+                linked = set(links)
+                heads_raw = sorted([h for h in heads_raw if h not in linked and h != key] + [key])
+
+            existing = keys_index.present(list(set(keys)) + [l for ls in links_of for l in ls])
+            seen: dict[bytes, int] = {}
+            new_rows: list[int] = []
+            for i, (key, links) in enumerate(zip(keys, links_of)):
+                for link in links:
+                    if link not in existing and link not in seen:
+                        later = " (it comes later in this batch: put it first)" if link in keys[i:] else ""
+                        raise UnknownLinkError(
+                            f"link {link.hex()} is not in {self.path}{later}; "
+                            "add that node first or replicate it in, then try again. Nothing was written.",
+                            key=link.hex(),
+                        )
+                if key not in existing and key not in seen:
+                    seen[key] = i
+                    new_rows.append(i)
+
+            if new_rows:
+                table = segments.make_table(
+                    [keys[i] for i in new_rows],
+                    [links_of[i] for i in new_rows],
+                    [prepared[i][0] for i in new_rows],
+                )
+                current = store.commit(current, [table], heads=_next_heads(current.heads, table))
+                current = store.compact(current, everything=False)
+                self._manifest = current
+            keys_index.refresh(current)
+
+        first_new = len(keys_index) - len(new_rows)
+        change_of = {keys[i]: first_new + n + 1 for n, i in enumerate(new_rows)}
+        nodes = []
+        for key, links, (value, _) in zip(keys, links_of, prepared):
+            change = change_of.get(key)
+            if change is None:
+                position = keys_index.position(key)
+                change = 0 if position is None else position + 1
+            nodes.append(Node(key.hex(), tuple(l.hex() for l in links), self.encoding.decode(value), change))
+        return nodes
+
+    def compact(self) -> Manifest | None:
+        """Merge all segments into one, keeping order and content, and drop orphan files."""
+        if self.read_only:
+            raise ReadOnlyLogError(f"{self.path} was opened read-only; nothing was compacted", path=self.path)
+        if not self._store.exists():
+            return None
+        with self._store.lock():
+            current = self._store.latest()
+            if current is None:
+                return None
+            current = self._store.compact(current, everything=True)
+            self._store.remove_orphans(current)
+            self._manifest = current
+        return current
+
+    # --- reading ------------------------------------------------------------------------
+
+    def get(self, key: str) -> Node:
+        """The node with this key, or with the only key starting with this prefix."""
+        text = normalize_prefix(key)
+        index = self._keys_now()
+        if len(text) == KEY_HEX:
+            position = index.position(bytes.fromhex(text))
+            positions = [] if position is None else [position]
+        else:
+            positions = index.prefix_matches(text, limit=2)
+        if not positions:
+            raise NodeNotFoundError(
+                f"no node in {self.path} has a key starting {text!r}; `hyperframe list {self.path}` shows the keys",
+                key=text,
+            )
+        if len(positions) > 1:
+            raise AmbiguousKeyError(
+                f"more than one node in {self.path} has a key starting {text!r}; give more characters",
+                key=text,
+            )
+        return next(self._read_range(positions[0], positions[0] + 1))
+
+    def changes(
+        self,
+        since: int = 0,
+        until: int | None = None,
+        limit: int | None = None,
+        reverse: bool = False,
+    ) -> Iterator[Node]:
+        """Nodes in change order: those with ``since < change <= until``, at most ``limit``.
+
+        >>> import hyperframe, tempfile
+        >>> log = hyperframe.open(tempfile.mkdtemp())
+        >>> _ = log.batch([{"value": v} for v in "abc"])
+        >>> [n.value for n in log.changes(since=1, reverse=True)]
+        ['c', 'b']
+        """
+        total = len(self._keys_now())
+        start = max(0, since)
+        stop = total if until is None else max(start, min(total, until))
+        if limit is not None:
+            if limit < 0:
+                raise UsageError("limit cannot be negative")
+            if reverse:
+                start = max(start, stop - limit)
+            else:
+                stop = min(stop, start + limit)
+        return self._read_range(start, stop, reverse=reverse)
+
+    def _read_range(self, start: int, stop: int, *, reverse: bool = False) -> Iterator[Node]:
+        """Nodes at 0-based positions ``start..stop-1``, read segment by segment."""
+        index = self._keys
+        manifest = self._manifest
+        if manifest is None or start >= stop:
+            return iter(())
+        offsets = index.offsets()
+        decode = self.encoding.decode
+        pieces = []
+        for n, info in enumerate(manifest.segments):
+            lo, hi = max(start, offsets[n]), min(stop, offsets[n + 1])
+            if lo < hi:
+                pieces.append((n, info, lo - offsets[n], hi - offsets[n]))
+        if reverse:
+            pieces.reverse()
+
+        def generate() -> Iterator[Node]:
+            for n, info, lo, hi in pieces:
+                table = self._store.read_segment(info).slice(lo, hi - lo)
+                keys = table.column("key").to_pylist()
+                links = table.column("links").to_pylist()
+                values = table.column("value").to_pylist()
+                rows = range(len(keys) - 1, -1, -1) if reverse else range(len(keys))
+                for r in rows:
+                    yield Node(
+                        keys[r].hex(),
+                        tuple(link.hex() for link in links[r]),
+                        decode(values[r]),
+                        offsets[n] + lo + r + 1,
+                    )
+
+        return generate()
+
+    def to_arrow_raw(self) -> pa.Table:
+        """All segments as one table of raw columns (key, links, value), in change order."""
+        current = self._refresh()
+        if current is None:
+            return segments.schema().empty_table()
+        return self._store.read_tables(current.segments)
+
+    @property
+    def graph(self) -> nx.DiGraph:
+        """The log as a networkx DiGraph (edges from a link to its node), built on first use."""
+        from .graph import build_graph
+
+        current = self._refresh()
+        version = current.version if current else -1
+        if self._graph is None or self._graph[0] != version:
+            table = (
+                self._store.read_tables(current.segments, ["key", "links"])
+                if current
+                else segments.schema().empty_table()
+            )
+            self._graph = (version, build_graph(table))
+        return self._graph[1]
+
+    def info(self) -> dict[str, Any]:
+        """A summary: path, encoding, nodes, heads, segments, bytes on disk."""
+        current = self._refresh()
+        return {
+            "path": str(self.path),
+            "encoding": self.encoding.name,
+            "nodes": current.nodes if current else 0,
+            "heads": len(current.heads) if current else 0,
+            "segments": len(current.segments) if current else 0,
+            "bytes": sum(s.size for s in current.segments) if current else 0,
+            "version": current.version if current else None,
+            "fingerprint": current.fingerprint if current else None,
+        }
+
+
+def _as_list(links: Any, i: int) -> Sequence[str]:
+    if isinstance(links, str) or not isinstance(links, Iterable):
+        raise UsageError(f"batch item {i}: 'links' must be a list of hex keys, not {type(links).__name__}")
+    return list(links)
+
+
+def _next_heads(old: Sequence[str], table: pa.Table) -> tuple[str, ...]:
+    """Heads after appending ``table``: old heads and new keys that nothing new links."""
+    import pyarrow.compute as pc
+
+    linked = pc.list_flatten(table.column("links")).combine_chunks()
+    keys = table.column("key")
+    fresh = keys.filter(pc.invert(pc.is_in(keys, value_set=linked)))
+    linked_hex = {k.hex() for k in linked.to_pylist()} if len(old) else set()
+    heads = {h for h in old if h not in linked_hex}
+    heads.update(k.hex() for k in fresh.to_pylist())
+    return tuple(sorted(heads))
+
+
+def open(path: str | os.PathLike[str], *, encoding: str | None = None, read_only: bool = False) -> Log:  # noqa: A001
+    """Open the log in directory ``path``; it is created on the first write.
+
+    ``encoding`` ("utf-8", "json" or "binary") is fixed when the log is created.
+
+    >>> import hyperframe, tempfile
+    >>> log = hyperframe.open(tempfile.mkdtemp() + "/notes", encoding="json")
+    >>> log.add({"msg": "hello"}).key[:12]
+    'e7fd9c7e61e1'
+    """
+    return Log(path, encoding=encoding, read_only=read_only)

@@ -1,0 +1,1 @@
+"""Storage: segment files, manifests, the commit discipline and the key index."""

@@ -1,0 +1,191 @@
+"""A log directory on disk: its manifests, its segment files, its commits and compaction.
+
+Layout (see docs/FORMAT.md)::
+
+    log.db/
+      seg-<id>.parquet              immutable segments (readable as a plain Parquet dataset)
+      _hyperframe/lock              the writers' lock
+      _hyperframe/manifests/v<N>.json  numbered manifests; the highest is current
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ..errors import CorruptLogError, LogError, NotALogError
+from . import manifest as mf
+from . import segments
+from .durable import TMP_SUFFIX
+from .lock import WriteLock
+from .manifest import Manifest, SegmentInfo
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+#: automatic compaction starts when a log has more segments than this
+AUTO_COMPACT_SEGMENTS = 16
+#: segments with fewer rows than this are merged by automatic compaction
+SMALL_SEGMENT_ROWS = 65_536
+
+
+class LogStore:
+    """Reads and commits the state of one log directory."""
+
+    def __init__(self, path: Path, *, lock_timeout: float = 60.0) -> None:
+        self.path = path
+        self.meta = path / mf.META_DIR
+        self.lock_timeout = lock_timeout
+
+    # --- reading ------------------------------------------------------------------------
+
+    def exists(self) -> bool:
+        return self.meta.is_dir()
+
+    def check_is_log(self) -> None:
+        """Refuse a directory that holds other things but is not a hyperframe log."""
+        if self.path.exists() and not self.path.is_dir():
+            raise NotALogError(f"{self.path} is a file, not a log directory; give a directory path", path=self.path)
+        if self.path.is_dir() and not self.exists() and any(self.path.iterdir()):
+            raise NotALogError(
+                f"{self.path} is not a hyperframe log (no {mf.META_DIR}/ folder) and is not empty; "
+                "give a new or empty directory, or the path of an existing log",
+                path=self.path,
+            )
+
+    def latest(self) -> Manifest | None:
+        return mf.read_latest(self.path)
+
+    # --- writing ------------------------------------------------------------------------
+
+    def lock(self) -> WriteLock:
+        self._ensure_dirs()
+        return WriteLock(self.meta / "lock", timeout=self.lock_timeout)
+
+    def _ensure_dirs(self) -> None:
+        self.check_is_log()
+        (self.meta / mf.MANIFEST_DIR).mkdir(parents=True, exist_ok=True)
+
+    def initialize(self, encoding: str) -> Manifest:
+        """Create the log with an empty first manifest (call with the lock held)."""
+        current = self.latest()
+        if current is not None:
+            return current
+        manifest = Manifest(version=0, encoding=encoding, created=time.time())
+        self._publish(manifest)
+        return manifest
+
+    def commit(self, current: Manifest, tables: Sequence[pa.Table], *, heads: tuple[str, ...]) -> Manifest:
+        """Write ``tables`` as new segments after ``current`` (lock held) and publish."""
+        infos = [segments.write(self.path, t) for t in tables if t.num_rows]
+        fingerprint = current.fingerprint
+        for table in tables:
+            fingerprint = segments.fingerprint(table.column("key"), fingerprint)
+        manifest = current.next(
+            segments=current.segments + tuple(infos),
+            heads=heads,
+            fingerprint=fingerprint,
+            created=time.time(),
+        )
+        self._publish(manifest)
+        return manifest
+
+    def replace_segments(self, current: Manifest, first: int, last: int, table: pa.Table) -> Manifest:
+        """Replace segments ``first..last-1`` by one segment holding the same rows (lock held)."""
+        old = current.segments[first:last]
+        info = segments.write(self.path, table)
+        manifest = current.next(
+            segments=current.segments[:first] + (info,) + current.segments[last:], created=time.time()
+        )
+        self._publish(manifest)
+        keep = {s.file for s in manifest.segments}
+        for s in old:
+            if s.file not in keep:
+                (self.path / s.file).unlink(missing_ok=True)
+        return manifest
+
+    def _publish(self, manifest: Manifest) -> None:
+        if not mf.publish(self.path, manifest):
+            raise LogError(
+                f"manifest v{manifest.version} of {self.path} was published by a writer that did not take "
+                "the lock; nothing was committed, try again",
+                path=self.path,
+            )
+        mf.prune_old(self.path)
+
+    def compact(self, current: Manifest, *, everything: bool) -> Manifest:
+        """Merge segments, keeping change order (lock held).
+
+        ``everything`` merges the whole log into one segment; otherwise only the trailing
+        run of small segments is merged, once the log has too many segments.
+        """
+        segs = current.segments
+        if everything:
+            first = 0
+        else:
+            if len(segs) <= AUTO_COMPACT_SEGMENTS:
+                return current
+            first = len(segs)
+            while first > 0 and segs[first - 1].rows < SMALL_SEGMENT_ROWS:
+                first -= 1
+        if len(segs) - first < 2:
+            return current
+        table = self.read_tables(segs[first:])
+        return self.replace_segments(current, first, len(segs), table)
+
+    def read_tables(self, infos: Sequence[SegmentInfo], columns: list[str] | None = None) -> pa.Table:
+        import pyarrow as pa
+
+        tables = [self.read_segment(info, columns) for info in infos]
+        if not tables:
+            return segments.schema().empty_table()
+        return pa.concat_tables(tables).combine_chunks()
+
+    def read_segment(self, info: SegmentInfo, columns: list[str] | None = None) -> pa.Table:
+        try:
+            return segments.read(self.path, info, columns)
+        except FileNotFoundError:
+            raise
+        except OSError as exc:
+            raise CorruptLogError(
+                f"segment {info.file} of {self.path} cannot be read ({exc}); run `hyperframe verify {self.path}`",
+                path=self.path,
+                file=info.file,
+            ) from None
+        except Exception as exc:  # pyarrow raises ArrowInvalid and friends for damaged files
+            raise CorruptLogError(
+                f"segment {info.file} of {self.path} is damaged ({type(exc).__name__}: {exc}); "
+                f"run `hyperframe verify {self.path}`",
+                path=self.path,
+                file=info.file,
+            ) from None
+
+    def orphans(self, current: Manifest | None) -> list[Path]:
+        """Files a dead writer left behind: unreferenced segments and temporary files."""
+        live = {s.file for s in current.segments} if current else set()
+        found = [
+            p
+            for p in self.path.glob("seg-*.parquet")
+            if p.name not in live
+        ]
+        found += list(self.path.glob(f".*{TMP_SUFFIX}"))
+        found += list((self.meta / mf.MANIFEST_DIR).glob(f".*{TMP_SUFFIX}"))
+        return sorted(found)
+
+    def remove_orphans(self, current: Manifest | None) -> list[Path]:
+        """Delete orphan files (lock held, so no writer is between write and publish)."""
+        gone = self.orphans(current)
+        for p in gone:
+            p.unlink(missing_ok=True)
+        return gone
+
+
+def with_retry_on_vanished(read: Callable[[], object], refresh: Callable[[], None]) -> object:
+    """Run ``read``; if a compaction removed a segment meanwhile, refresh and run it again."""
+    try:
+        return read()
+    except FileNotFoundError:
+        refresh()
+        return read()

@@ -1,0 +1,111 @@
+"""The key columns of a log's segments, loaded once and kept while segments stay the same.
+
+This is the log's hot-path index: membership, dedup and prefix look-ups run as
+vectorized scans over the 32-byte key columns (no per-node Python objects).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from . import segments
+from .manifest import Manifest
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+
+class KeyIndex:
+    """Key columns of one manifest's segments, in change order."""
+
+    def __init__(self, log_dir: Path) -> None:
+        self.log_dir = log_dir
+        self._cache: dict[str, pa.Array] = {}
+        self._order: list[str] = []
+        self._offsets: list[int] = [0]
+
+    def refresh(self, manifest: Manifest | None) -> None:
+        """Follow ``manifest``: load new segments' keys, drop the ones no longer used."""
+        infos = manifest.segments if manifest else ()
+        wanted = [s.id for s in infos]
+        if wanted == self._order:
+            return
+        fresh: dict[str, pa.Array] = {}
+        offsets = [0]
+        for info in infos:
+            keys = self._cache.get(info.id)
+            if keys is None:
+                keys = segments.read(self.log_dir, info, ["key"]).column("key").combine_chunks()
+            fresh[info.id] = keys
+            offsets.append(offsets[-1] + len(keys))
+        self._cache, self._order, self._offsets = fresh, wanted, offsets
+
+    def __len__(self) -> int:
+        return self._offsets[-1]
+
+    def columns(self) -> list[pa.Array]:
+        return [self._cache[sid] for sid in self._order]
+
+    def all_keys(self) -> pa.ChunkedArray:
+        import pyarrow as pa
+
+        from .segments import schema
+
+        return pa.chunked_array(self.columns(), type=schema().field("key").type)
+
+    def present(self, candidates: list[bytes]) -> set[bytes]:
+        """Which of ``candidates`` (raw keys) the log holds."""
+        if not candidates or not len(self):
+            return set()
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        wanted = pa.array(candidates, type=pa.binary(32))
+        found: set[bytes] = set()
+        for keys in self.columns():
+            hits = keys.filter(pc.is_in(keys, value_set=wanted))
+            found.update(hits.to_pylist())
+        return found
+
+    def position(self, key: bytes) -> int | None:
+        """The 0-based change position of ``key``, or None."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        needle = pa.scalar(key, type=pa.binary(32))
+        for start, keys in zip(self._offsets, self.columns()):
+            row = pc.index(keys, needle).as_py()
+            if row >= 0:
+                return start + row
+        return None
+
+    def locate(self, position: int) -> tuple[int, int]:
+        """(segment number, row) of a 0-based change position."""
+        import bisect
+
+        seg = bisect.bisect_right(self._offsets, position) - 1
+        return seg, position - self._offsets[seg]
+
+    def offsets(self) -> list[int]:
+        return list(self._offsets)
+
+    def prefix_matches(self, prefix: str, limit: int = 2) -> list[int]:
+        """Change positions of up to ``limit`` keys whose hex form starts with ``prefix``."""
+        import numpy as np
+
+        whole = bytes.fromhex(prefix[: len(prefix) // 2 * 2])
+        nibble = int(prefix[-1], 16) if len(prefix) % 2 else None
+        width = len(whole) + (1 if nibble is not None else 0)
+        out: list[int] = []
+        for start, keys in zip(self._offsets, self.columns()):
+            raw = np.frombuffer(segments.key_bytes(keys), dtype=np.uint8).reshape(-1, 32)[:, :width]
+            mask = np.ones(len(raw), dtype=bool)
+            if whole:
+                mask &= (raw[:, : len(whole)] == np.frombuffer(whole, dtype=np.uint8)).all(axis=1)
+            if nibble is not None:
+                mask &= (raw[:, len(whole)] >> 4) == nibble
+            out.extend(start + int(i) for i in np.flatnonzero(mask)[: limit - len(out)])
+            if len(out) >= limit:
+                break
+        return out
