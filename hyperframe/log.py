@@ -17,6 +17,7 @@ from .errors import (
 )
 from .keys import KEY_HEX, node_key_bytes, normalize_key, normalize_prefix
 from .node import Node
+from .notebook.mixin import NotebookMixin
 from .store import segments
 from .store.directory import LogStore
 from .store.keyindex import KeyIndex
@@ -29,7 +30,7 @@ if TYPE_CHECKING:
 DEFAULT_ENCODING = "utf-8"
 
 
-class Log:
+class Log(NotebookMixin):
     """An append-only Merkle DAG stored in a directory of Parquet segments.
 
     >>> import hyperframe, tempfile

@@ -1,0 +1,5 @@
+"""``python -m hyperframe`` runs the command line."""
+
+from .cli import entry
+
+entry()

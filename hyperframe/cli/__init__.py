@@ -1,0 +1,76 @@
+"""The ``hyperframe`` command line.
+
+Every command's docstring is its ``--help``. Errors print one line to stderr and exit
+non-zero; nothing prints a traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from ..errors import HyperframeError
+from . import log_commands, sync_commands
+
+__all__ = ["cli", "main"]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="hyperframe")
+def cli() -> None:
+    """hyperframe: an append-only Merkle DAG log on Parquet, with replication.
+
+    \b
+    hyperframe add log.db hello                 # prints the new key
+    hyperframe add log.db world --link <key>
+    hyperframe list log.db --format table
+    hyperframe sync log.db log2.db              # both end up with the union
+    """
+
+
+for command in (*log_commands.COMMANDS, *sync_commands.COMMANDS):
+    cli.add_command(command)
+
+
+_NO_ARGS_IS_HELP: type[BaseException] = getattr(click.exceptions, "NoArgsIsHelpError", ())  # type: ignore[assignment]
+
+
+def fail(message: str, code: int = 1) -> int:
+    """Print one error line to stderr and return the exit status."""
+    message = " ".join(str(message).split())  # always one line
+    click.echo(f"hyperframe: error: {message}", err=True)
+    return code
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; return (and, as a script, exit with) its status."""
+    try:
+        cli.main(args=argv, prog_name="hyperframe", standalone_mode=False)
+    except _NO_ARGS_IS_HELP as exc:  # bare `hyperframe`: show the help, not an error
+        click.echo(exc.ctx.get_help() if exc.ctx else "")
+        return 0
+    except click.exceptions.Exit as exc:
+        return int(exc.exit_code)
+    except click.ClickException as exc:
+        hint = ""
+        ctx = getattr(exc, "ctx", None)
+        if ctx is not None:
+            hint = f" (see `{ctx.command_path} --help`)"
+        return fail(exc.format_message() + hint, exc.exit_code)
+    except click.exceptions.Abort:
+        return fail("aborted", 130)
+    except HyperframeError as exc:
+        return fail(str(exc))
+    except BrokenPipeError:
+        sys.stderr.close()  # the reader went away (`| head`): not an error
+        return 0
+    except KeyboardInterrupt:
+        return fail("interrupted; anything not committed was left out", 130)
+    except OSError as exc:
+        return fail(f"{exc.strerror or exc}: {exc.filename or ''}".rstrip(": "))
+    return 0
+
+
+def entry() -> None:  # pragma: no cover - console script shim
+    sys.exit(main())

@@ -1,0 +1,187 @@
+"""Commands that read or write one log: init, add, append, list, heads, get, info, verify, compact."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from ..errors import NotALogError
+from ..log import Log
+from ..log import open as open_log
+from .output import FORMATS, default_format, write_nodes
+
+log_dir = click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+
+
+def existing(directory: Path) -> Log:
+    """Open a log that must exist already (reading commands)."""
+    log = open_log(directory)
+    if log.manifest is None:
+        raise NotALogError(
+            f"there is no log at {directory}; create one with `hyperframe add {directory} VALUE` "
+            f"or `hyperframe init {directory}`",
+            path=directory,
+        )
+    return log
+
+
+def read_value(log: Log, text: str) -> object:
+    """Turn a command-line VALUE (``-`` for stdin) into a value for this log's encoding."""
+    if text == "-":
+        raw = sys.stdin.buffer.read()
+        return raw if log.encoding.name == "binary" else log.encoding.parse_text(raw.decode("utf-8"))
+    return log.encoding.parse_text(text)
+
+
+@click.command()
+@log_dir
+@click.option("--encoding", type=click.Choice(["utf-8", "json", "binary"]), default="utf-8", show_default=True,
+              help="How values are encoded; fixed for the life of the log.")
+def init(directory: Path, encoding: str) -> None:
+    """Create an empty log in DIRECTORY.
+
+    \b
+    hyperframe init notes.db --encoding json
+    """
+    log = open_log(directory, encoding=encoding)
+    with log._store.lock():
+        log._store.initialize(encoding)
+    click.echo(f"initialized {directory} ({log.encoding.name})", err=True)
+
+
+@click.command()
+@log_dir
+@click.argument("value")
+@click.option("--link", "-l", "links", multiple=True, metavar="KEY", help="Key of a node this one links (repeatable).")
+def add(directory: Path, value: str, links: tuple[str, ...]) -> None:
+    """Add VALUE to the log in DIRECTORY and print its key.
+
+    VALUE is text (JSON text for a JSON log; `-` reads standard input). The log is
+    created on first use. A link must name a node the log holds (a unique key prefix
+    is enough).
+
+    \b
+    hyperframe add log.db hello
+    hyperframe add log.db world --link 8c7efb22...
+    """
+    log = open_log(directory)
+    full = [link if len(link) == 64 else log.get(link).key for link in links]
+    click.echo(log.add(read_value(log, value), links=full).key)
+
+
+@click.command()
+@log_dir
+@click.argument("value")
+def append(directory: Path, value: str) -> None:
+    """Add VALUE linking every current head (a merge point) and print its key.
+
+    \b
+    hyperframe append log.db merge
+    """
+    log = open_log(directory)
+    click.echo(log.append(read_value(log, value)).key)
+
+
+@click.command(name="list")
+@log_dir
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default=None,
+              help="Output format [default: table on a terminal, jsonl in a pipe].")
+@click.option("--since", type=click.IntRange(min=0), default=0, help="Only changes after this number.")
+@click.option("--until", type=click.IntRange(min=0), default=None, help="Only changes up to this number.")
+@click.option("--limit", type=click.IntRange(min=0), default=None, help="At most this many nodes.")
+@click.option("--reverse", is_flag=True, help="Newest first.")
+def list_(directory: Path, fmt: str | None, since: int, until: int | None, limit: int | None, reverse: bool) -> None:
+    """List the nodes of DIRECTORY in change order.
+
+    \b
+    hyperframe list log.db --format table --reverse --limit 10
+    hyperframe list log.db --since 100 | jq .value
+    """
+    log = existing(directory)
+    nodes = log.changes(since=since, until=until, limit=limit, reverse=reverse)
+    write_nodes(nodes, fmt or default_format(), click.get_text_stream("stdout"))
+
+
+@click.command()
+@log_dir
+def heads(directory: Path) -> None:
+    """Print the keys nothing links to yet, one a line.
+
+    \b
+    hyperframe heads log.db
+    """
+    for key in existing(directory).heads():
+        click.echo(key)
+
+
+@click.command()
+@log_dir
+@click.argument("key")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="jsonl", show_default=True)
+def get(directory: Path, key: str, fmt: str) -> None:
+    """Print the node with KEY (or the only key starting with that prefix).
+
+    \b
+    hyperframe get log.db 8c7e
+    """
+    node = existing(directory).get(key)
+    write_nodes([node], fmt, click.get_text_stream("stdout"))
+
+
+@click.command()
+@log_dir
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def info(directory: Path, as_json: bool) -> None:
+    """Summarize a log: encoding, nodes, heads, segments, bytes.
+
+    \b
+    hyperframe info log.db
+    """
+    facts = existing(directory).info()
+    if as_json:
+        click.echo(json.dumps(facts))
+    else:
+        for name, value in facts.items():
+            click.echo(f"{name:>12}: {value}")
+
+
+@click.command()
+@log_dir
+@click.option("--strict", is_flag=True, help="Also fail on orphan files left by interrupted writes.")
+def verify(directory: Path, strict: bool) -> None:
+    """Check every segment, key, link, head and checksum; exit 1 on any damage.
+
+    \b
+    hyperframe verify log.db
+    """
+    from ..verify import verify_log
+
+    existing(directory)
+    report = verify_log(directory)
+    for problem in report.errors:
+        click.echo(f"error: {problem}", err=True)
+    for problem in report.warnings:
+        click.echo(f"warning: {problem}", err=True)
+    click.echo(report.summary())
+    if not report.ok or (strict and report.warnings):
+        raise click.exceptions.Exit(1)
+
+
+@click.command()
+@log_dir
+def compact(directory: Path) -> None:
+    """Merge all segments into one (order and content kept) and remove orphan files.
+
+    \b
+    hyperframe compact log.db
+    """
+    log = existing(directory)
+    before = log.info()["segments"]
+    log.compact()
+    click.echo(f"compacted {directory}: {before} segment(s) -> {log.info()['segments']}")
+
+
+COMMANDS = [init, add, append, list_, heads, get, info, verify, compact]
