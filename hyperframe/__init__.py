@@ -35,9 +35,23 @@ from .node import Node
 
 __version__ = "0.1.0"
 
+
+def __getattr__(name: str) -> object:
+    """Load replication and notebook helpers on first use, keeping `import hyperframe` light."""
+    if name in ("replicate", "diff", "Diff", "ReplicationReport"):
+        from . import sync
+
+        return getattr(sync, name)
+    if name == "merge_widget":
+        from .notebook.widget import merge_widget
+
+        return merge_widget
+    raise AttributeError(f"module 'hyperframe' has no attribute {name!r}")
+
 __all__ = [
     "AmbiguousKeyError",
     "CorruptLogError",
+    "Diff",
     "EncodingError",
     "HyperframeError",
     "IncompatiblePeerError",
@@ -51,11 +65,15 @@ __all__ = [
     "PeerTimeoutError",
     "ProtocolError",
     "ReadOnlyLogError",
+    "ReplicationReport",
     "RejectedNodeError",
     "ReplicationError",
     "UnknownLinkError",
     "UsageError",
     "__version__",
+    "diff",
+    "merge_widget",
     "node_key",
     "open",
+    "replicate",
 ]

@@ -82,6 +82,11 @@ class Log(NotebookMixin):
         """The current manifest (None for a log not yet created on disk)."""
         return self._refresh()
 
+    def _adopt_encoding(self, name: str) -> None:
+        """Take a peer's encoding for a log that does not exist on disk yet."""
+        if self._refresh() is None:
+            self._requested = get_encoding(name)
+
     @property
     def encoding(self) -> Encoding:
         """The value encoding: fixed when the log is created."""
@@ -211,6 +216,38 @@ class Log(NotebookMixin):
                 change = 0 if position is None else position + 1
             nodes.append(Node(key.hex(), tuple(l.hex() for l in links), self.encoding.decode(value), change))
         return nodes
+
+    def _import_tables(self, tables: Sequence[pa.Table]) -> int:
+        """Commit verified nodes from a peer in one atomic commit; return how many were new.
+
+        Rows the log already holds are dropped; the rest keep their order, so every
+        node still comes after its links.
+        """
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        if self.read_only:
+            raise ReadOnlyLogError(f"{self.path} was opened read-only; nothing was received", path=self.path)
+        store = self._store
+        with store.lock():
+            current = store.latest() or store.initialize(self.encoding.name)
+            self._keys.refresh(current)
+            fresh: list[pa.Table] = []
+            for table in tables:
+                if len(self._keys):
+                    known = pa.array(sorted(self._keys.present(table.column("key").to_pylist())), type=pa.binary(32))
+                    if len(known):
+                        table = table.filter(pc.invert(pc.is_in(table.column("key"), value_set=known)))
+                if table.num_rows:
+                    fresh.append(table)
+            added = sum(t.num_rows for t in fresh)
+            if fresh:
+                heads = _next_heads(current.heads, pa.concat_tables(fresh))
+                current = store.commit(current, fresh, heads=heads)
+                current = store.compact(current, everything=False)
+            self._manifest = current
+            self._keys.refresh(current)
+        return added
 
     def compact(self) -> Manifest | None:
         """Merge all segments into one, keeping order and content, and drop orphan files."""

@@ -2,6 +2,91 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
-COMMANDS: list[click.Command] = []
+from ..errors import NotALogError
+
+mode_option = click.option(
+    "--mode",
+    type=click.Choice(["sync", "push", "pull"]),
+    default="sync",
+    show_default=True,
+    help="sync: both ways; push: only send; pull: only receive.",
+)
+timeout_option = click.option(
+    "--timeout", type=click.FloatRange(min=0.1), default=60.0, show_default=True,
+    help="Give up when the peer is silent for this many seconds.",
+)
+
+
+@click.command()
+@click.argument("dir_a", type=click.Path(file_okay=False, path_type=Path))
+@click.argument("dir_b", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--dry-run", is_flag=True, help="Only say what each side lacks; change nothing.")
+@click.option("--push", "direction", flag_value="push", help="Only copy A's nodes into B.")
+@click.option("--pull", "direction", flag_value="pull", help="Only copy B's nodes into A.")
+@timeout_option
+def sync(dir_a: Path, dir_b: Path, dry_run: bool, direction: str | None, timeout: float) -> None:
+    """Replicate two log directories: afterwards both hold the union.
+
+    \b
+    hyperframe sync log.db log2.db
+    hyperframe sync field-laptop/ lab/ --push      # only A -> B
+    hyperframe sync a/ b/ --dry-run
+    """
+    from ..log import Log
+    from ..sync import diff, replicate
+
+    a, b = Log(dir_a), Log(dir_b)
+    if a.manifest is None and b.manifest is None:
+        raise NotALogError(f"neither {dir_a} nor {dir_b} holds a log; nothing to sync", path=dir_a)
+    if dry_run:
+        click.echo(diff(a, b).summary())
+        return
+    report = replicate(a, b, mode=direction or "sync", timeout=timeout)
+    click.echo(report.summary())
+
+
+@click.command()
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@mode_option
+@timeout_option
+def replicate(directory: Path, mode: str, timeout: float) -> None:
+    """Speak the replication protocol on stdin/stdout for the log in DIRECTORY.
+
+    The same command runs on both ends; wire them with any byte stream:
+
+    \b
+    hyperframe pipe 'hyperframe replicate log.db' 'hyperframe replicate log2.db'
+    ssh host hyperframe replicate data/log | ... (socat, nc, dupsh)
+
+    Only protocol bytes go to stdout; a one-line summary goes to stderr.
+    """
+    from ..log import Log
+    from ..sync.transport import run_stdio
+
+    report = run_stdio(Log(directory), mode=mode, timeout=timeout)
+    click.echo(f"hyperframe: {report.summary()}", err=True)
+
+
+@click.command()
+@click.argument("first")
+@click.argument("second")
+def pipe(first: str, second: str) -> None:
+    """Run two commands with each one's stdout wired into the other's stdin.
+
+    Exits 0 only when both commands succeed (what `dupsh` does).
+
+    \b
+    hyperframe pipe 'hyperframe replicate log.db' 'hyperframe replicate log2.db'
+    """
+    from ..sync.transport import wire
+
+    status = wire(first, second)
+    if any(status):
+        raise click.ClickException(f"the commands exited with {status[0]} and {status[1]}")
+
+
+COMMANDS: list[click.Command] = [sync, replicate, pipe]

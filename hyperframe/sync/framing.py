@@ -1,0 +1,207 @@
+"""Frames on a byte stream: a fixed header, a bounded payload, reads with a timeout.
+
+Each direction starts with the 4-byte preamble ``HFR1``, then frames::
+
+    type: u8 | flags: u8 | clock: u16 | length: u32 (big-endian) | payload (length bytes)
+
+``clock`` is a Lamport clock of message legs, so both sides can count round trips.
+A length above the limit is refused before anything is allocated, and every read
+waits at most ``timeout`` seconds.
+"""
+
+from __future__ import annotations
+
+import queue
+import struct
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import BinaryIO
+
+from ..errors import PeerTimeoutError, ProtocolError, ReplicationError
+
+PREAMBLE = b"HFR1"
+HEADER = struct.Struct(">BBHI")
+MAX_FRAME = 64 * 1024 * 1024
+READ_CHUNK = 1024 * 1024
+
+
+class Kind:
+    """Frame types (see docs/PROTOCOL.md)."""
+
+    HELLO = ord("H")
+    SKETCH = ord("S")
+    ESTIMATE = ord("E")
+    NEED = ord("M")
+    FULL = ord("F")
+    PLAN = ord("P")
+    NODES = ord("N")
+    END = ord("Z")
+    DONE = ord("D")
+    ERROR = ord("X")
+
+    NAMES = {HELLO: "HELLO", SKETCH: "SKETCH", ESTIMATE: "ESTIMATE", NEED: "NEED", FULL: "FULL",
+             PLAN: "PLAN", NODES: "NODES", END: "END", DONE: "DONE", ERROR: "ERROR"}
+
+
+@dataclass(frozen=True)
+class Frame:
+    kind: int
+    clock: int
+    payload: bytes
+
+    @property
+    def name(self) -> str:
+        return Kind.NAMES.get(self.kind, f"0x{self.kind:02x}")
+
+
+_EOF = object()
+
+
+class Channel:
+    """A duplex connection: a reader thread feeding a queue, a writer thread draining one.
+
+    Sends never block the caller (so two peers that both send large messages cannot
+    deadlock on full pipe buffers); receives wait at most ``timeout`` seconds.
+    """
+
+    def __init__(
+        self,
+        reader: BinaryIO,
+        writer: BinaryIO,
+        *,
+        timeout: float = 60.0,
+        max_frame: int = MAX_FRAME,
+        on_close: Callable[[], None] | None = None,
+    ) -> None:
+        self._reader = reader
+        self._writer = writer
+        self.timeout = timeout
+        self.max_frame = max_frame
+        self.bytes_in = 0
+        self.bytes_out = 0
+        self.clock = 0  # highest leg received so far
+        self.legs = 0  # highest leg sent or received: round trips = ceil(legs / 2)
+        self._incoming: queue.Queue[object] = queue.Queue(maxsize=64)
+        self._outgoing: queue.Queue[bytes | None] = queue.Queue()
+        self._write_error: BaseException | None = None
+        self._on_close = on_close
+        self._read_thread = threading.Thread(target=self._read_loop, name="hyperframe-read", daemon=True)
+        self._write_thread = threading.Thread(target=self._write_loop, name="hyperframe-write", daemon=True)
+        self._outgoing.put(PREAMBLE)
+        self._read_thread.start()
+        self._write_thread.start()
+
+    # --- writing ------------------------------------------------------------------------
+
+    def send(self, kind: int, payload: bytes = b"") -> None:
+        if self._write_error is not None:
+            raise ReplicationError(f"the connection to the peer broke while sending ({self._write_error})")
+        if len(payload) > self.max_frame:
+            raise ProtocolError(f"refusing to send a {len(payload)}-byte frame (limit {self.max_frame})")
+        leg = min(self.clock + 1, 0xFFFF)
+        self.legs = max(self.legs, leg)
+        self._outgoing.put(HEADER.pack(kind, 0, leg, len(payload)) + payload)
+
+    def _write_loop(self) -> None:
+        try:
+            while True:
+                data = self._outgoing.get()
+                if data is None:
+                    break
+                self._writer.write(data)
+                self._writer.flush()
+                self.bytes_out += len(data)
+        except (OSError, ValueError) as exc:  # broken pipe, closed stream
+            self._write_error = exc
+        finally:
+            try:
+                self._writer.close()
+            except (OSError, ValueError):
+                pass
+            if self._on_close is not None:
+                self._on_close()
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Flush what was sent and close our sending side."""
+        self._outgoing.put(None)
+        self._write_thread.join(timeout)
+
+    # --- reading ------------------------------------------------------------------------
+
+    def _read_exact(self, n: int) -> bytes | None:
+        parts = []
+        remaining = n
+        while remaining:
+            chunk = self._reader.read(min(remaining, READ_CHUNK))
+            if not chunk:
+                if remaining == n:
+                    return None
+                raise ProtocolError(f"the peer closed the connection in the middle of a frame ({n - remaining}/{n} bytes)")
+            parts.append(chunk)
+            remaining -= len(chunk)
+            self.bytes_in += len(chunk)
+        return b"".join(parts)
+
+    def _read_loop(self) -> None:
+        try:
+            preamble = self._read_exact(len(PREAMBLE))
+            if preamble is None:
+                self._incoming.put(_EOF)
+                return
+            if preamble != PREAMBLE:
+                raise ProtocolError(
+                    f"the peer is not speaking the hyperframe replication protocol (it sent {preamble!r}); "
+                    "run `hyperframe replicate DIR` on both ends"
+                )
+            while True:
+                header = self._read_exact(HEADER.size)
+                if header is None:
+                    self._incoming.put(_EOF)
+                    return
+                kind, _flags, clock, length = HEADER.unpack(header)
+                if kind not in Kind.NAMES:
+                    raise ProtocolError(f"the peer sent an unknown frame type 0x{kind:02x}")
+                if length > self.max_frame:
+                    raise ProtocolError(
+                        f"the peer announced a {length}-byte frame, over the {self.max_frame}-byte limit; refused"
+                    )
+                payload = self._read_exact(length) if length else b""
+                if payload is None:
+                    raise ProtocolError("the peer closed the connection before a frame's payload")
+                self._incoming.put(Frame(kind, clock, payload))
+        except ProtocolError as exc:
+            self._incoming.put(exc)
+        except (OSError, ValueError) as exc:
+            self._incoming.put(ReplicationError(f"reading from the peer failed ({exc})"))
+
+    def receive(self, *expected: int) -> Frame:
+        """The next frame, which must be one of ``expected`` kinds (an ERROR frame raises)."""
+        try:
+            item = self._incoming.get(timeout=self.timeout)
+        except queue.Empty:
+            raise PeerTimeoutError(
+                f"the peer sent nothing for {self.timeout:g} s; it may have hung or the link is down. "
+                "Nothing from this transfer was committed; run replication again"
+            ) from None
+        if item is _EOF:
+            self._incoming.put(_EOF)  # later receives see the end too
+            raise ProtocolError("the peer closed the connection before replication finished; nothing was committed")
+        if isinstance(item, BaseException):
+            self._incoming.put(item)
+            raise item
+        assert isinstance(item, Frame)
+        self.clock = max(self.clock, item.clock)
+        self.legs = max(self.legs, item.clock)
+        if item.kind == Kind.ERROR:
+            from json import loads
+
+            try:
+                message = str(loads(item.payload)["message"])
+            except Exception:
+                message = item.payload[:200].decode("utf-8", "replace")
+            raise ReplicationError(f"the peer gave up: {message}")
+        if expected and item.kind not in expected:
+            names = "/".join(Kind.NAMES[k] for k in expected)
+            raise ProtocolError(f"the peer sent {item.name} where {names} was expected")
+        return item

@@ -1,0 +1,143 @@
+"""Nodes on the wire: Arrow IPC record batches, verified before anything is committed.
+
+A NODES frame holds one Arrow IPC stream whose schema metadata says which of the
+sender's segments the rows came from and whether that segment is sent whole (the
+receiver then stores it as a segment of its own with the same id, so later syncs can
+skip it by id).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from ..errors import ProtocolError, RejectedNodeError
+from ..keys import node_key_bytes
+from ..store import segments
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+#: rows per NODES frame; keeps frames far below the frame limit for small values
+ROWS_PER_FRAME = 20_000
+BYTES_PER_FRAME = 8 * 1024 * 1024
+
+
+def encode_frames(table: pa.Table, group: int, whole: bool) -> Iterator[bytes]:
+    """Split one segment's rows into NODES payloads."""
+    import pyarrow as pa
+
+    meta = {b"group": str(group).encode(), b"whole": b"1" if whole else b"0"}
+    start = 0
+    while start < table.num_rows:
+        rows = ROWS_PER_FRAME
+        piece = table.slice(start, rows)
+        while rows > 1 and piece.nbytes > BYTES_PER_FRAME:
+            rows //= 2
+            piece = table.slice(start, rows)
+        sink = pa.BufferOutputStream()
+        with pa.ipc.new_stream(sink, piece.schema.with_metadata(meta)) as writer:
+            writer.write_table(piece)
+        yield sink.getvalue().to_pybytes()
+        start += piece.num_rows
+
+
+def decode_frame(payload: bytes) -> tuple[pa.Table, int, bool]:
+    """Parse one NODES payload; anything but our exact schema is a protocol error."""
+    import pyarrow as pa
+
+    try:
+        reader = pa.ipc.open_stream(pa.py_buffer(payload))
+        table = reader.read_all()
+    except Exception as exc:  # ArrowInvalid, OSError, ... for malformed bytes
+        raise ProtocolError(f"the peer sent a malformed NODES frame ({type(exc).__name__}: {exc})") from None
+    meta = table.schema.metadata or {}
+    table = table.replace_schema_metadata(None)
+    if not table.schema.equals(segments.schema()):
+        raise ProtocolError(f"the peer sent nodes with an unexpected schema: {table.schema}")
+    try:
+        group = int(meta.get(b"group", b"-1"))
+        whole = meta.get(b"whole") == b"1"
+    except ValueError:
+        raise ProtocolError("the peer sent a NODES frame with bad metadata") from None
+    return table, group, whole
+
+
+@dataclass
+class Incoming:
+    """Nodes received in one transfer, verified as they arrive, committed only at the end."""
+
+    local_has: object  # callable: list[bytes] -> set[bytes]
+    groups: list[tuple[int, bool, list[pa.Table]]] = field(default_factory=list)
+    seen: set[bytes] = field(default_factory=set)
+    duplicates: int = 0
+    received: int = 0
+    pending_links: set[bytes] = field(default_factory=set)
+
+    def add(self, payload: bytes) -> None:
+        table, group, whole = decode_frame(payload)
+        keys = table.column("key").to_pylist()
+        links = table.column("links").to_pylist()
+        values = table.column("value").to_pylist()
+        keep = []
+        for row, (key, ls, value) in enumerate(zip(keys, links, values)):
+            if node_key_bytes(value, ls) != key:
+                raise RejectedNodeError(
+                    f"the peer sent node {key.hex()} whose key does not match its links and value "
+                    "(tampered or corrupt); nothing from this transfer was committed",
+                    key=key.hex(),
+                )
+            for link in ls:
+                if link not in self.seen:
+                    self.pending_links.add(link)  # not earlier in the stream: must be stored locally
+            if key in self.seen:
+                self.duplicates += 1
+                continue
+            self.seen.add(key)
+            keep.append(row)
+        self.received += table.num_rows
+        if len(keep) != table.num_rows:
+            import pyarrow as pa
+
+            table = table.take(pa.array(keep, type=pa.int64()))
+            whole = False
+        if self.groups and self.groups[-1][0] == group and group >= 0:
+            g, w, tables = self.groups[-1]
+            tables.append(table)
+            self.groups[-1] = (g, w and whole, tables)
+        else:
+            self.groups.append((group, whole, [table]))
+
+    def check_links(self) -> None:
+        """Every link must be stored locally or arrive earlier in the stream."""
+        missing = self.pending_links
+        if missing:
+            present = self.local_has(list(missing))  # type: ignore[operator]
+            absent = missing - present
+            if absent:
+                link = next(iter(absent))
+                raise RejectedNodeError(
+                    f"the peer sent a node linking {link.hex()}, which this log does not hold and the transfer "
+                    "did not carry before the node; "
+                    "nothing from this transfer was committed",
+                    key=link.hex(),
+                )
+
+    def tables(self) -> list[pa.Table]:
+        """Segment tables to commit: whole groups keep their cut, partial ones are merged."""
+        import pyarrow as pa
+
+        out: list[pa.Table] = []
+        partial: list[pa.Table] = []
+        for _group, whole, tables in self.groups:
+            if whole:
+                if partial:
+                    out.append(pa.concat_tables(partial).combine_chunks())
+                    partial = []
+                out.append(pa.concat_tables(tables).combine_chunks())
+            else:
+                partial.extend(tables)
+        if partial:
+            out.append(pa.concat_tables(partial).combine_chunks())
+        return [t for t in out if t.num_rows]

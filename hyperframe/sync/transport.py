@@ -1,0 +1,88 @@
+"""Where the bytes flow: two logs in one process, stdin/stdout, or two wired commands."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import socket
+import subprocess
+import sys
+import threading
+from typing import BinaryIO
+
+from .framing import Channel
+from .session import Progress, Session, SideReport
+
+
+def run_pair(
+    a: object,
+    b: object,
+    *,
+    mode_a: str,
+    mode_b: str,
+    timeout: float,
+    progress: Progress | None = None,
+) -> tuple[SideReport, SideReport]:
+    """Run both sides in this process over a socket pair (the same bytes as between machines)."""
+    sock_a, sock_b = socket.socketpair()
+    results: dict[str, SideReport | BaseException] = {}
+
+    def side(name: str, log: object, sock: socket.socket, mode: str, prog: Progress | None) -> None:
+        reader, writer = sock.makefile("rb"), sock.makefile("wb")
+        channel = Channel(reader, writer, timeout=timeout, on_close=lambda: _shut(sock))
+        try:
+            results[name] = Session(log, channel, mode=mode, progress=prog).run()  # type: ignore[arg-type]
+        except BaseException as exc:  # re-raised in the caller's thread
+            results[name] = exc
+        finally:
+            reader.close()
+
+    thread = threading.Thread(target=side, args=("b", b, sock_b, mode_b, progress), daemon=True)
+    thread.start()
+    side("a", a, sock_a, mode_a, progress)
+    thread.join(timeout + 5)
+    sock_a.close()
+    sock_b.close()
+    for name in ("a", "b"):
+        outcome = results.get(name)
+        if isinstance(outcome, BaseException):
+            raise outcome
+    ra, rb = results["a"], results["b"]
+    assert isinstance(ra, SideReport) and isinstance(rb, SideReport)
+    return ra, rb
+
+
+def _shut(sock: socket.socket) -> None:
+    try:
+        sock.shutdown(socket.SHUT_WR)
+    except OSError:
+        pass
+
+
+def run_stdio(log: object, *, mode: str, timeout: float) -> SideReport:
+    """Speak the protocol on this process's stdin/stdout (for `hyperframe replicate`)."""
+    reader: BinaryIO = os.fdopen(os.dup(sys.stdin.fileno()), "rb", buffering=0)
+    writer: BinaryIO = os.fdopen(os.dup(sys.stdout.fileno()), "wb", buffering=0)
+    # nothing else may write protocol-breaking bytes to stdout: point fd 1 at stderr
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+    channel = Channel(reader, writer, timeout=timeout)
+    return Session(log, channel, mode=mode).run()  # type: ignore[arg-type]
+
+
+def wire(first: str, second: str) -> tuple[int, int]:
+    """Run two shell commands with each one's stdout joined to the other's stdin (dupsh's job).
+
+    Returns both exit statuses.
+    """
+    r1, w1 = os.pipe()  # first -> second
+    r2, w2 = os.pipe()  # second -> first
+    p1 = subprocess.Popen(first, shell=True, stdin=r2, stdout=w1)
+    p2 = subprocess.Popen(second, shell=True, stdin=r1, stdout=w2)
+    for fd in (r1, w1, r2, w2):
+        os.close(fd)
+    return p1.wait(), p2.wait()
+
+
+def command_line(*words: str) -> str:
+    """Quote words for `wire` (helps tests and docs build commands safely)."""
+    return " ".join(shlex.quote(w) for w in words)
