@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from .encodings import Encoding, get_encoding
 from .errors import (
     AmbiguousKeyError,
+    CorruptLogError,
     NodeNotFoundError,
     ReadOnlyLogError,
     UnknownLinkError,
@@ -19,9 +20,9 @@ from .keys import KEY_HEX, node_key_bytes, normalize_key, normalize_prefix
 from .node import Node
 from .notebook.mixin import NotebookMixin
 from .store import segments
-from .store.directory import LogStore
+from .store.directory import LogStore, SegmentGone
 from .store.keyindex import KeyIndex
-from .store.manifest import Manifest
+from .store.manifest import Manifest, SegmentInfo
 
 if TYPE_CHECKING:
     import networkx as nx
@@ -315,37 +316,53 @@ class Log(NotebookMixin):
         return self._read_range(start, stop, reverse=reverse)
 
     def _read_range(self, start: int, stop: int, *, reverse: bool = False) -> Iterator[Node]:
-        """Nodes at 0-based positions ``start..stop-1``, read segment by segment."""
-        index = self._keys
+        """Nodes at 0-based positions ``start..stop-1``, read segment by segment.
+
+        Every node's key is checked against its content, so a damaged file can never
+        serve a wrong node; a segment compacted away meanwhile is read from the new one.
+        """
         manifest = self._manifest
         if manifest is None or start >= stop:
             return iter(())
-        offsets = index.offsets()
+        offsets = self._keys.offsets()
+
+        def generate(manifest: Manifest, offsets: list[int]) -> Iterator[Node]:
+            lo, hi = start, stop
+            retried = False
+            while lo < hi:
+                try:
+                    for n, info, a, b in _pieces(manifest, offsets, lo, hi, reverse):
+                        table = self._store.read_segment(info).slice(a, b - a)
+                        yield from self._nodes(table, offsets[n] + a, info.file, reverse)
+                        if reverse:
+                            hi = offsets[n] + a
+                        else:
+                            lo = offsets[n] + b
+                    return
+                except SegmentGone:
+                    if retried:
+                        raise
+                    retried = True
+                    self._keys.refresh(self._refresh())
+                    manifest, offsets = self._manifest, self._keys.offsets()  # type: ignore[assignment]
+
+        return generate(manifest, offsets)
+
+    def _nodes(self, table: pa.Table, first: int, file: str, reverse: bool) -> Iterator[Node]:
         decode = self.encoding.decode
-        pieces = []
-        for n, info in enumerate(manifest.segments):
-            lo, hi = max(start, offsets[n]), min(stop, offsets[n + 1])
-            if lo < hi:
-                pieces.append((n, info, lo - offsets[n], hi - offsets[n]))
-        if reverse:
-            pieces.reverse()
-
-        def generate() -> Iterator[Node]:
-            for n, info, lo, hi in pieces:
-                table = self._store.read_segment(info).slice(lo, hi - lo)
-                keys = table.column("key").to_pylist()
-                links = table.column("links").to_pylist()
-                values = table.column("value").to_pylist()
-                rows = range(len(keys) - 1, -1, -1) if reverse else range(len(keys))
-                for r in rows:
-                    yield Node(
-                        keys[r].hex(),
-                        tuple(link.hex() for link in links[r]),
-                        decode(values[r]),
-                        offsets[n] + lo + r + 1,
-                    )
-
-        return generate()
+        keys = table.column("key").to_pylist()
+        links = table.column("links").to_pylist()
+        values = table.column("value").to_pylist()
+        rows = range(len(keys) - 1, -1, -1) if reverse else range(len(keys))
+        for r in rows:
+            if node_key_bytes(values[r], links[r]) != keys[r]:
+                raise CorruptLogError(
+                    f"node {keys[r].hex()} in {file} does not match its content; "
+                    f"run `hyperframe verify {self.path}` and `hyperframe repair {self.path}`",
+                    path=self.path,
+                    file=file,
+                )
+            yield Node(keys[r].hex(), tuple(link.hex() for link in links[r]), decode(values[r]), first + r + 1)
 
     def to_arrow_raw(self) -> pa.Table:
         """All segments as one table of raw columns (key, links, value), in change order."""
@@ -383,6 +400,18 @@ class Log(NotebookMixin):
             "version": current.version if current else None,
             "fingerprint": current.fingerprint if current else None,
         }
+
+
+def _pieces(
+    manifest: Manifest, offsets: list[int], lo: int, hi: int, reverse: bool
+) -> list[tuple[int, SegmentInfo, int, int]]:
+    """(segment number, segment, first row, end row) covering positions ``lo..hi-1``."""
+    pieces = []
+    for n, info in enumerate(manifest.segments):
+        a, b = max(lo, offsets[n]), min(hi, offsets[n + 1])
+        if a < b:
+            pieces.append((n, info, a - offsets[n], b - offsets[n]))
+    return pieces[::-1] if reverse else pieces
 
 
 def _as_list(links: Any, i: int) -> Sequence[str]:

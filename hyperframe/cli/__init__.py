@@ -46,7 +46,9 @@ def fail(message: str, code: int = 1) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; return (and, as a script, exit with) its status."""
     try:
-        cli.main(args=argv, prog_name="hyperframe", standalone_mode=False)
+        status = cli.main(args=argv, prog_name="hyperframe", standalone_mode=False)
+        if isinstance(status, int):  # a command's click.exceptions.Exit(code)
+            return status
     except _NO_ARGS_IS_HELP as exc:  # bare `hyperframe`: show the help, not an error
         click.echo(exc.ctx.get_help() if exc.ctx else "")
         return 0

@@ -184,4 +184,20 @@ def compact(directory: Path) -> None:
     click.echo(f"compacted {directory}: {before} segment(s) -> {log.info()['segments']}")
 
 
-COMMANDS = [init, add, append, list_, heads, get, info, verify, compact]
+@click.command()
+@log_dir
+def repair(directory: Path) -> None:
+    """Rebuild a damaged log from its intact segments and remove orphan files.
+
+    Nodes in damaged or missing segments (and nodes that link them) are dropped and
+    counted; replicate from a peer to get them back.
+
+    \b
+    hyperframe repair log.db
+    """
+    from ..repair import repair_log
+
+    click.echo(repair_log(directory).summary())
+
+
+COMMANDS = [init, add, append, list_, heads, get, info, verify, compact, repair]

@@ -11,7 +11,7 @@ Layout (see docs/FORMAT.md)::
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -29,6 +29,10 @@ if TYPE_CHECKING:
 AUTO_COMPACT_SEGMENTS = 16
 #: segments with fewer rows than this are merged by automatic compaction
 SMALL_SEGMENT_ROWS = 65_536
+
+
+class SegmentGone(Exception):
+    """A segment was compacted away while a reader was looking at an older manifest."""
 
 
 class LogStore:
@@ -79,7 +83,7 @@ class LogStore:
 
     def commit(self, current: Manifest, tables: Sequence[pa.Table], *, heads: tuple[str, ...]) -> Manifest:
         """Write ``tables`` as new segments after ``current`` (lock held) and publish."""
-        infos = [segments.write(self.path, t) for t in tables if t.num_rows]
+        infos = [segments.write(self.path, t, current.encoding) for t in tables if t.num_rows]
         fingerprint = current.fingerprint
         for table in tables:
             fingerprint = segments.fingerprint(table.column("key"), fingerprint)
@@ -95,7 +99,7 @@ class LogStore:
     def replace_segments(self, current: Manifest, first: int, last: int, table: pa.Table) -> Manifest:
         """Replace segments ``first..last-1`` by one segment holding the same rows (lock held)."""
         old = current.segments[first:last]
-        info = segments.write(self.path, table)
+        info = segments.write(self.path, table, current.encoding)
         manifest = current.next(
             segments=current.segments[:first] + (info,) + current.segments[last:], created=time.time()
         )
@@ -147,7 +151,15 @@ class LogStore:
         try:
             return segments.read(self.path, info, columns)
         except FileNotFoundError:
-            raise
+            latest = self.latest()
+            if latest is not None and info in latest.segments:
+                raise CorruptLogError(
+                    f"segment {info.file} of {self.path} is missing; run `hyperframe verify {self.path}` "
+                    f"and `hyperframe repair {self.path}`, then replicate from a peer to recover its nodes",
+                    path=self.path,
+                    file=info.file,
+                ) from None
+            raise SegmentGone(info.file) from None
         except OSError as exc:
             raise CorruptLogError(
                 f"segment {info.file} of {self.path} cannot be read ({exc}); run `hyperframe verify {self.path}`",
@@ -180,12 +192,3 @@ class LogStore:
         for p in gone:
             p.unlink(missing_ok=True)
         return gone
-
-
-def with_retry_on_vanished(read: Callable[[], object], refresh: Callable[[], None]) -> object:
-    """Run ``read``; if a compaction removed a segment meanwhile, refresh and run it again."""
-    try:
-        return read()
-    except FileNotFoundError:
-        refresh()
-        return read()

@@ -95,8 +95,8 @@ class Manifest:
                 raise ValueError("node count does not match its segments")
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise CorruptLogError(
-                f"manifest {where.name} is damaged ({exc}); run `hyperframe verify {where.parent.parent.parent}` "
-                "and `hyperframe repair` to rebuild it from the segment files",
+                f"manifest {where.name} is damaged ({exc}); run `hyperframe repair {where.parent.parent.parent}` "
+                "to rebuild it from the segment files",
                 path=where.parent.parent.parent,
                 file=str(where),
             ) from None

@@ -20,6 +20,10 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
 
+#: Parquet metadata key recording the log's value encoding in every segment (for repair)
+ENCODING_META = b"hyperframe.encoding"
+
+
 def schema() -> pa.Schema:
     import pyarrow as pa
 
@@ -82,24 +86,25 @@ def segment_id(keys: pa.Array | pa.ChunkedArray) -> str:
     return hashlib.sha256(key_bytes(keys)).hexdigest()
 
 
-def encode(table: pa.Table) -> bytes:
+def encode(table: pa.Table, encoding: str) -> bytes:
     """Serialize a segment table to Parquet bytes."""
     import pyarrow.parquet as pq
 
     sink = io.BytesIO()
     pq.write_table(
-        table,
+        table.replace_schema_metadata({ENCODING_META: encoding.encode()}),
         sink,
         compression="zstd",
         use_dictionary=["value"],
         write_statistics=False,
+        write_page_checksum=True,  # a flipped byte in a data page fails the read, never decodes wrong
     )
     return sink.getvalue()
 
 
-def write(log_dir: Path, table: pa.Table) -> SegmentInfo:
+def write(log_dir: Path, table: pa.Table, encoding: str) -> SegmentInfo:
     """Durably write ``table`` as a new segment file and describe it for the manifest."""
-    data = encode(table)
+    data = encode(table, encoding)
     sid = segment_id(table.column("key"))
     info = SegmentInfo(
         file=segment_file_name(sid),
@@ -116,4 +121,4 @@ def read(log_dir: Path, info: SegmentInfo, columns: list[str] | None = None) -> 
     """Read a segment (or some of its columns)."""
     import pyarrow.parquet as pq
 
-    return pq.read_table(log_dir / info.file, columns=columns)
+    return pq.read_table(log_dir / info.file, columns=columns, page_checksum_verification=True)
