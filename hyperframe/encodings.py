@@ -37,12 +37,15 @@ class Encoding:
 
 # --- JSON, byte-compatible with JavaScript's JSON.stringify -------------------------------
 
-# Python's float repr differs from JavaScript's for integral floats ("1.0" vs "1"),
-# for exponents ("1e-07" vs "1e-7", "1e+16" vs "10000000000000000") and for non-finite
-# numbers (JS writes null). The fast C encoder is right for everything else, so it runs
-# first and the exact encoder below only runs when its output holds such a token (a match
-# inside a string is harmless: the exact encoder gives the same bytes there).
-_NEEDS_JS_NUMBERS = re.compile(r"\.0(?=[,\]}]|$)|\de[-+]|Infinity|NaN")
+# Python differs from JavaScript for integral floats ("1.0" vs "1"), exponents ("1e-07"
+# vs "1e-7", "1e+16" vs "10000000000000000"), non-finite numbers (JS writes null),
+# integers past 2**53 (JS only has doubles: 2**63 is "9223372036854776000") and object
+# keys that look like array indices (JS writes those first, in numeric order). The fast C
+# encoder is right for everything else, so it runs first and the exact encoder below runs
+# only when its output holds such a token (a match inside a string is harmless: the exact
+# encoder gives the same bytes there).
+_NEEDS_EXACT = re.compile(r'\.0(?=[,\]}]|$)|\de[-+]|Infinity|NaN|\d{16}|[{,]"(?:0|[1-9]\d{0,9})":')
+_INDEX_KEY = re.compile(r"0|[1-9]\d{0,9}")
 _fast_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=True).encode
 
 
@@ -82,27 +85,38 @@ def _exact_stringify(value: Any) -> str:
     if isinstance(value, bool) or value is None or isinstance(value, str):
         return _fast_dumps(value)
     if isinstance(value, int):
-        return str(value)
+        return str(value) if abs(value) < 2**53 else _js_number(float(value))
     if isinstance(value, float):
         return _js_number(value)
     if isinstance(value, dict):
-        return "{" + ",".join(
-            _fast_dumps(k if isinstance(k, str) else _exact_stringify(k).strip('"')) + ":" + _exact_stringify(v)
-            for k, v in value.items()
-        ) + "}"
+        items = [(_key_text(k), v) for k, v in value.items()]
+        index = sorted(
+            ((k, v) for k, v in items if _INDEX_KEY.fullmatch(k) and int(k) < 2**32 - 1), key=lambda kv: int(kv[0])
+        )
+        named = [(k, v) for k, v in items if not (_INDEX_KEY.fullmatch(k) and int(k) < 2**32 - 1)]
+        return "{" + ",".join(_fast_dumps(k) + ":" + _exact_stringify(v) for k, v in index + named) + "}"
     if isinstance(value, (list, tuple)):
         return "[" + ",".join(_exact_stringify(v) for v in value) + "]"
     raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
 
 
+def _key_text(key: Any) -> str:
+    """An object key as Python's json module writes it (str, number, bool or None)."""
+    if isinstance(key, str):
+        return key
+    if key is None or isinstance(key, (bool, int, float)):
+        return str(_fast_dumps(key)).strip('"')
+    raise TypeError(f"keys must be str, int, float, bool or None, not {type(key).__name__}")
+
+
 def js_stringify(value: Any) -> str:
     """Encode ``value`` as JavaScript's ``JSON.stringify`` would.
 
-    >>> js_stringify({"a": [1.0, 1e-7, 2.5e21, float("nan")], "é": "ü"})
-    '{"a":[1,1e-7,2.5e+21,null],"é":"ü"}'
+    >>> js_stringify({"a": [1.0, 1e-7, 2.5e21, float("nan")], "é": "ü", "2": 0})
+    '{"2":0,"a":[1,1e-7,2.5e+21,null],"é":"ü"}'
     """
     text = _fast_dumps(value)
-    if _NEEDS_JS_NUMBERS.search(text):
+    if _NEEDS_EXACT.search(text):
         text = _exact_stringify(value)
     return text
 

@@ -20,10 +20,13 @@ KEY_BYTES = 32
 KEY_HEX = 2 * KEY_BYTES
 _HEXDIGITS = frozenset("0123456789abcdef")
 _LINK_FRAME = b"%d\n" % KEY_HEX
+_sha256 = hashlib.sha256
 
 
 def node_key_bytes(value: bytes, links: Sequence[bytes]) -> bytes:
     """The 32-byte key of a node whose links are given as raw 32-byte keys."""
+    if not links:
+        return _sha256(b"%d\n" % len(value) + value).digest()
     h = hashlib.sha256()
     for link in links:
         h.update(_LINK_FRAME)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
 DEFAULT_ENCODING = "utf-8"
+_NO_LINKS: list[bytes] = []
 
 
 class Log(NotebookMixin):
@@ -57,7 +58,7 @@ class Log(NotebookMixin):
         self.read_only = read_only
         self._store = LogStore(self.path, lock_timeout=lock_timeout)
         self._store.check_is_log()
-        self._keys = KeyIndex(self.path)
+        self._keys = KeyIndex(self._store.read_segment)
         self._manifest: Manifest | None = None
         self._graph: tuple[int, nx.DiGraph] | None = None
         self._requested = get_encoding(encoding) if encoding is not None else None
@@ -127,7 +128,8 @@ class Log(NotebookMixin):
     def add(self, value: Any, links: Iterable[str] = ()) -> Node:
         """Add one node linking ``links`` (hex keys the log holds) and return it.
 
-        Adding a node that exists already returns the stored one.
+        Adding a node that exists already returns the stored one. The returned node's
+        ``value`` is the object you passed.
         """
         return self.batch([{"value": value, "links": list(links)}])[0]
 
@@ -148,75 +150,130 @@ class Log(NotebookMixin):
         [3]
         """
         encoding = self.encoding
-        prepared: list[tuple[bytes, list[bytes] | None]] = []
+        encode = encoding.encode
+        items: list[Any] = []
+        values: list[bytes] = []
+        links_in: list[list[bytes] | None] = []
         for i, doc in enumerate(docs):
             if not isinstance(doc, Mapping) or "value" not in doc:
                 raise UsageError(f"batch item {i} must be a dict with a 'value' (and optional 'links')")
             links = doc.get("links", ())
-            raw_links = None if links is None else [bytes.fromhex(normalize_key(k)) for k in _as_list(links, i)]
-            prepared.append((encoding.encode(doc["value"]), raw_links))
-        if not prepared:
+            if links is None:
+                links_in.append(None)
+            elif not links:
+                links_in.append(_NO_LINKS)
+            else:
+                links_in.append([bytes.fromhex(normalize_key(k)) for k in _as_list(links, i)])
+            items.append(doc["value"])
+            values.append(encode(doc["value"]))
+        if not values:
             return []
-        return self._commit_docs(prepared)
+        return self._commit_docs(items, values, links_in, encoding.name)
 
-    def _commit_docs(self, prepared: list[tuple[bytes, list[bytes] | None]]) -> list[Node]:
+    def _commit_docs(
+        self, items: list[Any], values: list[bytes], links_in: list[list[bytes] | None], encoding: str
+    ) -> list[Node]:
+        """Validate and commit encoded docs under the lock; ``None`` links mean "the heads"."""
         if self.read_only:
             raise ReadOnlyLogError(f"{self.path} was opened read-only; nothing was written", path=self.path)
         store = self._store
+        if self._refresh() is None:  # nothing on disk yet: refuse bad input before creating anything
+            self._new_rows(*self._keys_with_heads(values, links_in, (), set), set())
         with store.lock():
-            current = store.latest() or store.initialize(self.encoding.name)
-            keys_index = self._keys
-            keys_index.refresh(current)
-            heads_raw = [bytes.fromhex(h) for h in current.heads]
-
-            keys: list[bytes] = []
-            links_of: list[list[bytes]] = []
-            for value, links in prepared:
-                if links is None:  # append: link the heads as they stand at this point
-                    links = list(heads_raw)
-                key = node_key_bytes(value, links)
-                keys.append(key)
-                links_of.append(links)
-                linked = set(links)
-                heads_raw = sorted([h for h in heads_raw if h not in linked and h != key] + [key])
-
-            existing = keys_index.present(list(set(keys)) + [l for ls in links_of for l in ls])
-            seen: dict[bytes, int] = {}
-            new_rows: list[int] = []
-            for i, (key, links) in enumerate(zip(keys, links_of)):
-                for link in links:
-                    if link not in existing and link not in seen:
-                        later = " (it comes later in this batch: put it first)" if link in keys[i:] else ""
-                        raise UnknownLinkError(
-                            f"link {link.hex()} is not in {self.path}{later}; "
-                            "add that node first or replicate it in, then try again. Nothing was written.",
-                            key=link.hex(),
-                        )
-                if key not in existing and key not in seen:
-                    seen[key] = i
-                    new_rows.append(i)
-
-            if new_rows:
-                table = segments.make_table(
-                    [keys[i] for i in new_rows],
-                    [links_of[i] for i in new_rows],
-                    [prepared[i][0] for i in new_rows],
+            current = store.latest() or store.initialize(encoding)
+            if current.encoding != encoding:  # another handle created the log meanwhile
+                raise UsageError(
+                    f"{self.path} was created meanwhile with {current.encoding} values, not "
+                    f"{encoding}; nothing was written. Open it again and add the values anew"
                 )
+            index = self._keys
+            index.refresh(current)
+
+            if any(links is None for links in links_in):
+                keys, links_of = self._keys_with_heads(values, links_in, current.heads, index.stored_set)
+            else:
+                links_of = links_in  # type: ignore[assignment]
+                keys = [node_key_bytes(value, links) for value, links in zip(values, links_of)]
+
+            linked = [link for links in links_of for link in links]
+            existing = index.present(keys + linked) if len(index) else set()
+            new_rows = self._new_rows(keys, links_of, existing)
+            if new_rows:
+                if len(new_rows) == len(keys):
+                    table = segments.make_table(keys, links_of, values)
+                else:
+                    table = segments.make_table(
+                        [keys[i] for i in new_rows], [links_of[i] for i in new_rows], [values[i] for i in new_rows]
+                    )
                 current = store.commit(current, [table], heads=_next_heads(current.heads, table))
                 current = store.compact(current, everything=False)
                 self._manifest = current
-            keys_index.refresh(current)
+            index.refresh(current)
 
-        first_new = len(keys_index) - len(new_rows)
+        first_new = len(index) - len(new_rows)
         change_of = {keys[i]: first_new + n + 1 for n, i in enumerate(new_rows)}
+        hexes = b"".join(keys).hex()
         nodes = []
-        for key, links, (value, _) in zip(keys, links_of, prepared):
+        for n, (key, links, item) in enumerate(zip(keys, links_of, items)):
             change = change_of.get(key)
             if change is None:
-                position = keys_index.position(key)
+                position = index.position(key)
                 change = 0 if position is None else position + 1
-            nodes.append(Node(key.hex(), tuple(l.hex() for l in links), self.encoding.decode(value), change))
+            nodes.append(
+                Node(hexes[64 * n : 64 * n + 64], tuple(link.hex() for link in links) if links else (), item, change)
+            )
         return nodes
+
+    @staticmethod
+    def _keys_with_heads(
+        values: list[bytes],
+        links_in: list[list[bytes] | None],
+        heads: Sequence[str],
+        stored: Callable[[], set[bytes]],
+    ) -> tuple[list[bytes], list[list[bytes]]]:
+        """Keys for docs where ``None`` links mean the heads as they stand at that doc.
+
+        A doc that is already stored (and so maybe linked by others) does not become a head.
+        """
+        heads_now = {bytes.fromhex(h) for h in heads}
+        stored_keys: set[bytes] | None = None
+        added: set[bytes] = set()
+        keys: list[bytes] = []
+        links_of: list[list[bytes]] = []
+        for value, links in zip(values, links_in):
+            if links is None:
+                links = sorted(heads_now)
+            key = node_key_bytes(value, links)
+            keys.append(key)
+            links_of.append(links)
+            if key in added or key in heads_now:
+                continue
+            if stored_keys is None:
+                stored_keys = stored()
+            if key in stored_keys:
+                continue
+            heads_now.difference_update(links)
+            heads_now.add(key)
+            added.add(key)
+        return keys, links_of
+
+    def _new_rows(self, keys: list[bytes], links_of: list[list[bytes]], existing: set[bytes]) -> list[int]:
+        """Rows to store: each link must be stored or come earlier; duplicates are dropped."""
+        seen: set[bytes] = set()
+        new_rows: list[int] = []
+        for i, (key, links) in enumerate(zip(keys, links_of)):
+            for link in links:
+                if link not in existing and link not in seen:
+                    later = " (it comes later in this batch: put it first)" if link in keys[i:] else ""
+                    raise UnknownLinkError(
+                        f"link {link.hex()} is not in {self.path}{later}; "
+                        "add that node first or replicate it in, then try again. Nothing was written.",
+                        key=link.hex(),
+                    )
+            if key not in existing and key not in seen:
+                seen.add(key)
+                new_rows.append(i)
+        return new_rows
 
     def _import_tables(self, tables: Sequence[pa.Table]) -> int:
         """Commit verified nodes from a peer in one atomic commit; return how many were new.
@@ -236,7 +293,7 @@ class Log(NotebookMixin):
             fresh: list[pa.Table] = []
             for table in tables:
                 if len(self._keys):
-                    known = pa.array(sorted(self._keys.present(table.column("key").to_pylist())), type=pa.binary(32))
+                    known = segments.binary32(sorted(self._keys.present(table.column("key").to_pylist())))
                     if len(known):
                         table = table.filter(pc.invert(pc.is_in(table.column("key"), value_set=known)))
                 if table.num_rows:
@@ -422,15 +479,17 @@ def _as_list(links: Any, i: int) -> Sequence[str]:
 
 def _next_heads(old: Sequence[str], table: pa.Table) -> tuple[str, ...]:
     """Heads after appending ``table``: old heads and new keys that nothing new links."""
+    import pyarrow as pa
     import pyarrow.compute as pc
 
-    linked = pc.list_flatten(table.column("links")).combine_chunks()
+    linked = segments.one_array(pc.list_flatten(table.column("links")))
     keys = table.column("key")
-    fresh = keys.filter(pc.invert(pc.is_in(keys, value_set=linked)))
-    linked_hex = {k.hex() for k in linked.to_pylist()} if len(old) else set()
-    heads = {h for h in old if h not in linked_hex}
-    heads.update(k.hex() for k in fresh.to_pylist())
-    return tuple(sorted(heads))
+    olds = segments.binary32([bytes.fromhex(h) for h in old])
+    if len(linked):
+        keys = keys.filter(pc.invert(pc.is_in(keys, value_set=linked)))
+        olds = olds.filter(pc.invert(pc.is_in(olds, value_set=linked)))
+    text = segments.key_bytes(keys).hex() + segments.key_bytes(olds).hex()
+    return tuple(sorted({text[i : i + 64] for i in range(0, len(text), 64)}))
 
 
 def open(path: str | os.PathLike[str], *, encoding: str | None = None, read_only: bool = False) -> Log:  # noqa: A001

@@ -140,7 +140,7 @@ def repair_log(path: str | Path) -> RepairReport:
                     known.add(key)
             if len(keep) != table.num_rows:
                 report.dropped_nodes += table.num_rows - len(keep)
-                table = table.take(pa.array(keep, type=pa.int64()))
+                table = table.take(segments.indices(keep))
                 changed = True
             if table.num_rows:
                 kept.append(table)
@@ -170,7 +170,7 @@ def _causal_order(tables: list[object]) -> list[object]:
     graph = build_graph(combined)
     order = {key: i for i, key in enumerate(nx.lexicographical_topological_sort(graph, key=lambda k: graph.nodes[k]["change"]))}
     rows = sorted(range(combined.num_rows), key=lambda r: order[combined.column("key")[r].as_py().hex()])
-    return [combined.take(pa.array(rows, type=pa.int64())).combine_chunks()]
+    return [combined.take(segments.indices(rows)).combine_chunks()]
 
 
 def _guess_encoding(store: LogStore) -> str:

@@ -32,7 +32,10 @@ def read_value(log: Log, text: str) -> object:
     """Turn a command-line VALUE (``-`` for stdin) into a value for this log's encoding."""
     if text == "-":
         raw = sys.stdin.buffer.read()
-        return raw if log.encoding.name == "binary" else log.encoding.parse_text(raw.decode("utf-8"))
+        if log.encoding.name == "binary":
+            return raw
+        text = raw.decode("utf-8")
+        return log.encoding.parse_text(text[:-1] if text.endswith("\n") else text)  # `echo x |` adds one
     return log.encoding.parse_text(text)
 
 
@@ -59,7 +62,8 @@ def init(directory: Path, encoding: str) -> None:
 def add(directory: Path, value: str, links: tuple[str, ...]) -> None:
     """Add VALUE to the log in DIRECTORY and print its key.
 
-    VALUE is text (JSON text for a JSON log; `-` reads standard input). The log is
+    VALUE is text (JSON text for a JSON log; `-` reads standard input, without its
+    final newline; a binary log takes stdin's bytes as they are). The log is
     created on first use. A link must name a node the log holds (a unique key prefix
     is enough).
 

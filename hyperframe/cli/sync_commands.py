@@ -89,4 +89,35 @@ def pipe(first: str, second: str) -> None:
         raise click.ClickException(f"the commands exited with {status[0]} and {status[1]}")
 
 
-COMMANDS: list[click.Command] = [sync, replicate, pipe]
+@click.command()
+@click.argument("target", type=click.Path(file_okay=False, path_type=Path))
+@click.argument("sources", nargs=-1, required=True, type=click.Path(file_okay=False, exists=True, path_type=Path))
+@timeout_option
+def merge(target: Path, sources: tuple[Path, ...], timeout: float) -> None:
+    """Copy every node of SOURCES into TARGET (created if new); sources are not changed.
+
+    \b
+    hyperframe merge merged.db data/site-a data/site-b
+    """
+    from ..log import Log
+    from ..sync import replicate
+    from ..verify import verify_log
+
+    out = Log(target)
+    for source in sources:
+        src = Log(source, read_only=True)
+        if src.manifest is None:
+            raise NotALogError(f"{source} is not a hyperframe log; give log directories to merge", path=source)
+        report = replicate(src, out, mode="push", timeout=timeout)
+        click.echo(f"{source}: {report.sent_a_to_b} new node(s) -> {target} ({report.bytes_total:,} bytes)")
+    facts = out.info()
+    check = verify_log(target)
+    click.echo(
+        f"{target}: {facts['nodes']} nodes, {facts['heads']} head(s), {facts['segments']} segment(s); "
+        + check.summary()
+    )
+    if not check.ok:
+        raise click.exceptions.Exit(1)
+
+
+COMMANDS: list[click.Command] = [sync, replicate, pipe, merge]

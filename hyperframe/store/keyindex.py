@@ -6,11 +6,11 @@ vectorized scans over the 32-byte key columns (no per-node Python objects).
 
 from __future__ import annotations
 
-from pathlib import Path
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from . import segments
-from .manifest import Manifest
+from .manifest import Manifest, SegmentInfo
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -19,8 +19,8 @@ if TYPE_CHECKING:
 class KeyIndex:
     """Key columns of one manifest's segments, in change order."""
 
-    def __init__(self, log_dir: Path) -> None:
-        self.log_dir = log_dir
+    def __init__(self, read: Callable[[SegmentInfo, list[str]], pa.Table]) -> None:
+        self._read = read
         self._cache: dict[str, pa.Array] = {}
         self._order: list[str] = []
         self._offsets: list[int] = [0]
@@ -36,7 +36,7 @@ class KeyIndex:
         for info in infos:
             keys = self._cache.get(info.id)
             if keys is None:
-                keys = segments.read(self.log_dir, info, ["key"]).column("key").combine_chunks()
+                keys = segments.one_array(self._read(info, ["key"]).column("key"))
             fresh[info.id] = keys
             offsets.append(offsets[-1] + len(keys))
         self._cache, self._order, self._offsets = fresh, wanted, offsets
@@ -58,22 +58,24 @@ class KeyIndex:
         """Which of ``candidates`` (raw keys) the log holds."""
         if not candidates or not len(self):
             return set()
-        import pyarrow as pa
         import pyarrow.compute as pc
 
-        wanted = pa.array(candidates, type=pa.binary(32))
+        wanted = segments.binary32(candidates)
         found: set[bytes] = set()
         for keys in self.columns():
             hits = keys.filter(pc.is_in(keys, value_set=wanted))
             found.update(hits.to_pylist())
         return found
 
+    def stored_set(self) -> set[bytes]:
+        """Every key as a Python set (for batches that need many membership checks)."""
+        return {k for keys in self.columns() for k in keys.to_pylist()}
+
     def position(self, key: bytes) -> int | None:
         """The 0-based change position of ``key``, or None."""
-        import pyarrow as pa
         import pyarrow.compute as pc
 
-        needle = pa.scalar(key, type=pa.binary(32))
+        needle = segments.binary32([key])[0]
         for start, keys in zip(self._offsets, self.columns()):
             row = pc.index(keys, needle).as_py()
             if row >= 0:

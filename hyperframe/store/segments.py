@@ -37,19 +37,80 @@ def schema() -> pa.Schema:
     )
 
 
+# Arrays are built straight from buffers: faster than converting Python lists, and
+# pyarrow's list conversion would import pandas (half a second for every CLI command).
+
+
+def binary32(keys: list[bytes]) -> pa.Array:
+    """A ``fixed_size_binary(32)`` array of raw keys."""
+    import pyarrow as pa
+
+    return pa.FixedSizeBinaryArray.from_buffers(pa.binary(KEY_BYTES), len(keys), [None, pa.py_buffer(b"".join(keys))])
+
+
+def _offsets(lengths: list[int]) -> pa.Buffer:
+    import numpy as np
+    import pyarrow as pa
+
+    offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    if offsets[-1] >= 2**31:
+        raise ValueError("more than 2 GiB in one segment column; add fewer values per batch")
+    return pa.py_buffer(offsets.astype(np.int32).tobytes())
+
+
+def binaries(values: list[bytes]) -> pa.Array:
+    """A ``binary`` array of values."""
+    import pyarrow as pa
+
+    return pa.BinaryArray.from_buffers(
+        pa.binary(), len(values), [None, _offsets(list(map(len, values))), pa.py_buffer(b"".join(values))]
+    )
+
+
+def link_lists(links: list[list[bytes]]) -> pa.Array:
+    """A ``list<fixed_size_binary(32)>`` array of links."""
+    import pyarrow as pa
+
+    flat = binary32([link for ls in links for link in ls])
+    offsets = pa.Array.from_buffers(pa.int32(), len(links) + 1, [None, _offsets(list(map(len, links)))])
+    return pa.ListArray.from_arrays(offsets, flat, type=schema().field("links").type)
+
+
+def one_array(column: pa.ChunkedArray | pa.Array) -> pa.Array:
+    """A chunked column as one array (``combine_chunks`` of zero chunks would import pandas)."""
+    import pyarrow as pa
+
+    if isinstance(column, pa.Array):
+        return column
+    if column.num_chunks == 0:
+        return pa.nulls(0, type=column.type)
+    return column.chunk(0) if column.num_chunks == 1 else column.combine_chunks()
+
+
+def indices(rows: list[int] | np.ndarray) -> pa.Array:
+    """An ``int64`` array of row numbers, for ``Table.take``."""
+    import numpy as np
+    import pyarrow as pa
+
+    data = np.asarray(rows, dtype=np.int64)
+    return pa.Array.from_buffers(pa.int64(), len(data), [None, pa.py_buffer(data.tobytes())])
+
+
+def mask(flags: np.ndarray) -> pa.Array:
+    """A boolean array from a numpy bool array, for ``Table.filter``."""
+    import numpy as np
+    import pyarrow as pa
+
+    bits = np.packbits(np.asarray(flags, dtype=bool), bitorder="little")
+    return pa.Array.from_buffers(pa.bool_(), len(flags), [None, pa.py_buffer(bits.tobytes())])
+
+
 def make_table(keys: list[bytes], links: list[list[bytes]], values: list[bytes]) -> pa.Table:
     """Build a segment table from Python lists of raw keys, links and values."""
     import pyarrow as pa
 
-    s = schema()
-    return pa.Table.from_arrays(
-        [
-            pa.array(keys, type=s.field("key").type),
-            pa.array(links, type=s.field("links").type),
-            pa.array(values, type=pa.binary()),
-        ],
-        schema=s,
-    )
+    return pa.Table.from_arrays([binary32(keys), link_lists(links), binaries(values)], schema=schema())
 
 
 def key_bytes(keys: pa.Array | pa.ChunkedArray) -> bytes:
@@ -121,4 +182,5 @@ def read(log_dir: Path, info: SegmentInfo, columns: list[str] | None = None) -> 
     """Read a segment (or some of its columns)."""
     import pyarrow.parquet as pq
 
-    return pq.read_table(log_dir / info.file, columns=columns, page_checksum_verification=True)
+    with pq.ParquetFile(log_dir / info.file, page_checksum_verification=True) as file:
+        return file.read(columns=columns)

@@ -144,11 +144,13 @@ def diff(a: LogLike, b: LogLike) -> Diff:
     """Compare two logs' key sets; nothing is changed."""
     import pyarrow.compute as pc
 
+    from ..store import segments
+
     log_a, log_b = _as_log(a), _as_log(b)
     keys_a = log_a._keys_now().all_keys()
     keys_b = log_b._keys_now().all_keys()
-    in_b = pc.is_in(keys_a, value_set=keys_b.combine_chunks()) if len(keys_a) else keys_a
-    in_a = pc.is_in(keys_b, value_set=keys_a.combine_chunks()) if len(keys_b) else keys_b
+    in_b = pc.is_in(keys_a, value_set=segments.one_array(keys_b)) if len(keys_a) else keys_a
+    in_a = pc.is_in(keys_b, value_set=segments.one_array(keys_a)) if len(keys_b) else keys_b
     only_a = keys_a.filter(pc.invert(in_b)) if len(keys_a) else keys_a
     only_b = keys_b.filter(pc.invert(in_a)) if len(keys_b) else keys_b
     return Diff(

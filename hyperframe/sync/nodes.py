@@ -98,9 +98,7 @@ class Incoming:
             keep.append(row)
         self.received += table.num_rows
         if len(keep) != table.num_rows:
-            import pyarrow as pa
-
-            table = table.take(pa.array(keep, type=pa.int64()))
+            table = table.take(segments.indices(keep))
             whole = False
         if self.groups and self.groups[-1][0] == group and group >= 0:
             g, w, tables = self.groups[-1]

@@ -363,9 +363,7 @@ class Session:
                         continue
                     whole = bool(mask.all())
                     if not whole:
-                        import pyarrow as pa
-
-                        table = table.filter(pa.array(mask))
+                        table = table.filter(segments.mask(mask))
                 else:
                     whole = True
                 for payload in encode_frames(table, group, whole):
