@@ -204,4 +204,29 @@ def repair(directory: Path) -> None:
     click.echo(repair_log(directory).summary())
 
 
-COMMANDS = [init, add, append, list_, heads, get, info, verify, compact, repair]
+@click.command()
+@log_dir
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=Path("graph.png"),
+              show_default=True, help="Image file to write (.png, .svg or .pdf).")
+@click.option("--label", metavar="FIELD", default=None, help="Value field to write on nodes (nested: a.b).")
+@click.option("--other", type=click.Path(file_okay=False, exists=True, path_type=Path), default=None,
+              help="A second log: colour nodes only-here / only-there / shared.")
+@click.option("--max-nodes", type=click.IntRange(min=1), default=None, help="Draw at most this many nodes.")
+def graph(directory: Path, output: Path, label: str | None, other: Path | None, max_nodes: int | None) -> None:
+    """Draw the causal graph of DIRECTORY to an image file (needs the notebook extra).
+
+    \b
+    hyperframe graph data/biscoe-team -o biscoe.png --label species
+    hyperframe graph a.db --other b.db -o diff.svg
+    """
+    from ..notebook.plot import save_graph
+
+    options: dict[str, object] = {"label": label}
+    if other is not None:
+        options["other"] = existing(other)
+    if max_nodes is not None:
+        options["max_nodes"] = max_nodes
+    click.echo(f"wrote {save_graph(existing(directory), output, **options)}")
+
+
+COMMANDS = [init, add, append, list_, heads, get, info, verify, compact, repair, graph]
