@@ -66,7 +66,7 @@ class IBLT:
             for cells in _cells(ids, m):
                 np.bitwise_xor.at(table.ids, cells, ids)
                 np.bitwise_xor.at(table.checks, cells, checks)
-                np.add.at(table.counts, cells, 1)
+                table.counts += np.bincount(cells, minlength=m).astype(np.int32)
         return table
 
     def subtract(self, other: IBLT) -> IBLT:
@@ -148,7 +148,7 @@ def strata(ids: np.ndarray, levels: int) -> IBLT:
         where = level * STRATA_CELLS + cells
         np.bitwise_xor.at(table.ids, where, ids)
         np.bitwise_xor.at(table.checks, where, checks)
-        np.add.at(table.counts, where, 1)
+        table.counts += np.bincount(where, minlength=table.m).astype(np.int32)
     return table
 
 
