@@ -84,10 +84,12 @@ class Log(NotebookMixin):
         """The current manifest (None for a log not yet created on disk)."""
         return self._refresh()
 
-    def _adopt_encoding(self, name: str) -> None:
-        """Take a peer's encoding for a log that does not exist on disk yet."""
-        if self._refresh() is None:
+    def _adopt_encoding(self, name: str) -> bool:
+        """Take a peer's encoding for a log not on disk yet, unless one was asked for."""
+        if self._refresh() is None and self._requested is None:
             self._requested = get_encoding(name)
+            return True
+        return self.encoding.name == name
 
     @property
     def encoding(self) -> Encoding:

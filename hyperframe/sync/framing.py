@@ -14,6 +14,7 @@ from __future__ import annotations
 import queue
 import struct
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import BinaryIO
@@ -82,7 +83,7 @@ class Channel:
         self.bytes_out = 0
         self.clock = 0  # highest leg received so far
         self.legs = 0  # highest leg sent or received: round trips = ceil(legs / 2)
-        self._incoming: queue.Queue[object] = queue.Queue(maxsize=64)
+        self._incoming: queue.Queue[object] = queue.Queue(maxsize=16)  # bounds memory: 16 frames
         self._outgoing: queue.Queue[bytes | None] = queue.Queue()
         self._write_error: BaseException | None = None
         self._on_close = on_close
@@ -177,13 +178,22 @@ class Channel:
 
     def receive(self, *expected: int) -> Frame:
         """The next frame, which must be one of ``expected`` kinds (an ERROR frame raises)."""
-        try:
-            item = self._incoming.get(timeout=self.timeout)
-        except queue.Empty:
-            raise PeerTimeoutError(
-                f"the peer sent nothing for {self.timeout:g} s; it may have hung or the link is down. "
-                "Nothing from this transfer was committed; run replication again"
-            ) from None
+        deadline = time.monotonic() + self.timeout
+        while True:
+            try:
+                item = self._incoming.get(timeout=min(0.25, max(0.0, deadline - time.monotonic())))
+                break
+            except queue.Empty:
+                if self._write_error is not None:  # the link broke under us: no reply can come
+                    raise ReplicationError(
+                        f"the connection to the peer broke ({self._write_error}); nothing from this "
+                        "transfer was committed; run replication again"
+                    ) from None
+                if time.monotonic() >= deadline:
+                    raise PeerTimeoutError(
+                        f"the peer sent nothing for {self.timeout:g} s; it may have hung or the link is down. "
+                        "Nothing from this transfer was committed; run replication again"
+                    ) from None
         if item is _EOF:
             self._incoming.put(_EOF)  # later receives see the end too
             raise ProtocolError("the peer closed the connection before replication finished; nothing was committed")

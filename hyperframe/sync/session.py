@@ -223,10 +223,9 @@ class Session:
     def _agree_encoding(self, manifest: Manifest, peer: dict[str, Any]) -> None:
         if peer["encoding"] == manifest.encoding:
             return
-        if manifest.version < 0 and peer["fixed"]:
-            self.log._adopt_encoding(peer["encoding"])
-            return
         if not peer["fixed"]:
+            return
+        if manifest.version < 0 and self.log._adopt_encoding(peer["encoding"]):
             return
         raise IncompatiblePeerError(
             f"{self.log.path} stores {manifest.encoding} values and the peer stores {peer['encoding']}; "

@@ -31,6 +31,21 @@ def _mix(ids: np.ndarray, salt: np.uint64) -> np.ndarray:
     return z ^ (z >> np.uint64(31))
 
 
+_MASK = (1 << 64) - 1
+
+
+def _mix_py(x: int, salt: int) -> int:
+    """:func:`_mix` for one Python int (the same numbers)."""
+    z = x ^ salt
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _MASK
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK
+    return z ^ (z >> 31)
+
+
+def _check_py(x: int) -> int:
+    return _mix_py(x, int(_CHECK_SALT)) >> 32
+
+
 def _check(ids: np.ndarray) -> np.ndarray:
     return (_mix(ids, _CHECK_SALT) >> np.uint64(32)).astype(np.uint32)
 
@@ -75,35 +90,38 @@ class IBLT:
         return IBLT(self.ids ^ other.ids, self.checks ^ other.checks, self.counts - other.counts)
 
     def decode(self) -> tuple[np.ndarray, np.ndarray] | None:
-        """Peel a difference table: (ids only on our side, ids only on theirs), or None."""
-        ids, checks, counts = self.ids.copy(), self.checks.copy(), self.counts.copy()
-        m = self.m
+        """Peel a difference table: (ids only on our side, ids only on theirs), or None.
+
+        Peeling runs on Python ints (one id at a time is far cheaper there than in numpy).
+        """
+        ids, checks, counts = self.ids.tolist(), self.checks.tolist(), self.counts.tolist()
+        m = len(ids)
+        sub = m // HASHES
+        salts = [int(s) for s in _SALTS]
         mine: list[int] = []
         theirs: list[int] = []
 
         def pure(c: int) -> bool:
-            return counts[c] in (1, -1) and checks[c] == _check(ids[c : c + 1])[0]
+            return counts[c] in (1, -1) and checks[c] == _check_py(ids[c])
 
-        pure_mask = ((counts == 1) | (counts == -1)) & (checks == _check(ids))
-        stack = [int(c) for c in np.flatnonzero(pure_mask)]
+        stack = [c for c in range(m) if pure(c)]
         budget = 4 * m + 16  # every id peels once; a hostile table cannot loop forever
         while stack and budget:
             budget -= 1
             c = stack.pop()
             if not pure(c):
                 continue
-            one = ids[c : c + 1].copy()
-            sign = int(counts[c])
-            (mine if sign == 1 else theirs).append(int(one[0]))
-            chk = _check(one)[0]
-            for cells in _cells(one, m):
-                j = int(cells[0])
-                ids[j] ^= one[0]
+            one, sign = ids[c], counts[c]
+            (mine if sign == 1 else theirs).append(one)
+            chk = _check_py(one)
+            for i, salt in enumerate(salts):
+                j = _mix_py(one, salt) % sub + i * sub
+                ids[j] ^= one
                 checks[j] ^= chk
                 counts[j] -= sign
                 if pure(j):
                     stack.append(j)
-        if ids.any() or checks.any() or counts.any():
+        if any(ids) or any(checks) or any(counts):
             return None
         return np.array(mine, np.uint64), np.array(theirs, np.uint64)
 
