@@ -48,6 +48,7 @@ def __getattr__(name: str) -> object:
         return merge_widget
     raise AttributeError(f"module 'hyperframe' has no attribute {name!r}")
 
+
 __all__ = [
     "AmbiguousKeyError",
     "CorruptLogError",

@@ -16,8 +16,9 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from .errors import EncodingError, UsageError
 
@@ -62,8 +63,10 @@ def _js_number(x: float) -> str:
     int_part, _, frac_part = mantissa.partition(".")
     digits = (int_part + frac_part).lstrip("0")
     # position of the decimal point relative to the start of `digits`
-    point = len(int_part.lstrip("0")) + exponent if int_part.strip("0") else exponent - (
-        len(frac_part) - len(frac_part.lstrip("0"))
+    point = (
+        len(int_part.lstrip("0")) + exponent
+        if int_part.strip("0")
+        else exponent - (len(frac_part) - len(frac_part.lstrip("0")))
     )
     digits = digits.rstrip("0") or "0"
     sign = "-" if x < 0 else ""
@@ -138,7 +141,7 @@ def _json_parse_text(text: str) -> Any:
     except json.JSONDecodeError as exc:
         raise EncodingError(
             f"this log stores JSON and {text!r} is not JSON ({exc.msg}); "
-            "quote strings, e.g. '\"hello\"' or '{\"msg\": \"hello\"}'"
+            'quote strings, e.g. \'"hello"\' or \'{"msg": "hello"}\''
         ) from None
 
 
@@ -190,6 +193,4 @@ def get_encoding(name: str) -> Encoding:
     try:
         return ENCODINGS[key]
     except (KeyError, TypeError):
-        raise UsageError(
-            f"unknown encoding {name!r}: use one of {', '.join(ENCODINGS)}"
-        ) from None
+        raise UsageError(f"unknown encoding {name!r}: use one of {', '.join(ENCODINGS)}") from None

@@ -53,9 +53,7 @@ def normalize_key(key: str) -> str:
     """
     text = normalize_prefix(key)
     if len(text) != KEY_HEX:
-        raise UsageError(
-            f"{key!r} is not a full key: a key is {KEY_HEX} hex characters, this has {len(text)}"
-        )
+        raise UsageError(f"{key!r} is not a full key: a key is {KEY_HEX} hex characters, this has {len(text)}")
     return text
 
 
@@ -67,7 +65,5 @@ def normalize_prefix(prefix: str) -> str:
     if not text:
         raise UsageError("a key or key prefix cannot be empty")
     if len(text) > KEY_HEX or not _HEXDIGITS.issuperset(text):
-        raise UsageError(
-            f"{prefix!r} is not a key: use up to {KEY_HEX} hex characters (0-9, a-f)"
-        )
+        raise UsageError(f"{prefix!r} is not a key: use up to {KEY_HEX} hex characters (0-9, a-f)")
     return text

@@ -300,7 +300,7 @@ class Log(NotebookMixin):
                         table = table.filter(pc.invert(pc.is_in(table.column("key"), value_set=known)))
                 if table.num_rows:
                     fresh.append(table)
-            added = sum(t.num_rows for t in fresh)
+            added = int(sum(t.num_rows for t in fresh))
             if fresh:
                 heads = _next_heads(current.heads, pa.concat_tables(fresh))
                 current = store.commit(current, fresh, heads=heads)
@@ -481,7 +481,6 @@ def _as_list(links: Any, i: int) -> Sequence[str]:
 
 def _next_heads(old: Sequence[str], table: pa.Table) -> tuple[str, ...]:
     """Heads after appending ``table``: old heads and new keys that nothing new links."""
-    import pyarrow as pa
     import pyarrow.compute as pc
 
     linked = segments.one_array(pc.list_flatten(table.column("links")))

@@ -18,6 +18,7 @@ import hashlib
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .errors import CorruptLogError, NotALogError
 from .keys import node_key_bytes
@@ -25,6 +26,9 @@ from .store import manifest as mf
 from .store import segments
 from .store.directory import LogStore
 from .store.manifest import Manifest, SegmentInfo
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 
 @dataclass
@@ -49,7 +53,7 @@ class RepairReport:
         return text
 
 
-def _intact_table(store: LogStore, info: SegmentInfo) -> object | None:
+def _intact_table(store: LogStore, info: SegmentInfo) -> pa.Table | None:
     """The segment's table if its bytes and every node check out, else None."""
     path = store.path / info.file
     try:
@@ -72,9 +76,7 @@ def _intact_table(store: LogStore, info: SegmentInfo) -> object | None:
     return table
 
 
-def _candidates(
-    store: LogStore, report: RepairReport
-) -> tuple[Manifest | None, list[SegmentInfo], list[SegmentInfo]]:
+def _candidates(store: LogStore, report: RepairReport) -> tuple[Manifest | None, list[SegmentInfo], list[SegmentInfo]]:
     """The newest readable manifest, its segments, and the other segment files on disk."""
     base: Manifest | None = None
     for version in reversed(mf.manifest_versions(store.path)):
@@ -116,7 +118,7 @@ def repair_log(path: str | Path) -> RepairReport:
         kept: list[pa.Table] = []
         known: set[bytes] = set()
         changed = report.rebuilt_manifest
-        pending = []
+        pending: list[pa.Table] = []
         for info in listed:
             table = _intact_table(store, info)
             if table is None:
@@ -145,30 +147,32 @@ def repair_log(path: str | Path) -> RepairReport:
             if table.num_rows:
                 kept.append(table)
         report.kept_nodes = sum(t.num_rows for t in kept)
+        current: Manifest | None = base
         if changed:
             newest = mf.manifest_versions(store.path)
             fresh = Manifest(version=(newest[-1] if newest else -1), encoding=encoding, created=time.time())
             heads = _next_heads((), pa.concat_tables(kept)) if kept else ()
             current = store.commit(fresh, kept, heads=heads)
-        else:
-            current = base
         report.removed_files = [p.name for p in store.remove_orphans(current)]
     return report
 
 
-def _causal_order(tables: list[object]) -> list[object]:
+def _causal_order(tables: list[pa.Table]) -> list[pa.Table]:
     """Order whole segments so each one's outside links come from earlier ones."""
     import pyarrow as pa
 
     if len(tables) < 2:
         return tables
-    combined = pa.concat_tables(tables)  # type: ignore[arg-type]
+    combined = pa.concat_tables(tables)
     import networkx as nx
 
     from .graph import build_graph
 
     graph = build_graph(combined)
-    order = {key: i for i, key in enumerate(nx.lexicographical_topological_sort(graph, key=lambda k: graph.nodes[k]["change"]))}
+    order = {
+        key: i
+        for i, key in enumerate(nx.lexicographical_topological_sort(graph, key=lambda k: graph.nodes[k]["change"]))
+    }
     rows = sorted(range(combined.num_rows), key=lambda r: order[combined.column("key")[r].as_py().hex()])
     return [combined.take(segments.indices(rows)).combine_chunks()]
 
@@ -183,5 +187,5 @@ def _guess_encoding(store: LogStore) -> str:
         except Exception:
             continue
         if segments.ENCODING_META in meta:
-            return meta[segments.ENCODING_META].decode()
+            return str(meta[segments.ENCODING_META].decode())
     return "utf-8"

@@ -64,7 +64,9 @@ def verify_log(path: str | Path) -> VerifyReport:
     versions = mf.manifest_versions(store.path)
     if not versions:
         if store.exists():
-            report.errors.append(Problem(f"{mf.META_DIR}/{mf.MANIFEST_DIR}", "no manifest: the log has no committed state"))
+            report.errors.append(
+                Problem(f"{mf.META_DIR}/{mf.MANIFEST_DIR}", "no manifest: the log has no committed state")
+            )
         return report
     try:
         manifest = mf.read_manifest(store.path, versions[-1])
@@ -118,11 +120,18 @@ def verify_log(path: str | Path) -> VerifyReport:
     if not report.errors:
         heads = tuple(sorted(k.hex() for k in seen - linked))
         if heads != manifest.heads:
-            report.errors.append(Problem(mf.manifest_path(store.path, manifest.version).name, "recorded heads are wrong"))
+            report.errors.append(
+                Problem(mf.manifest_path(store.path, manifest.version).name, "recorded heads are wrong")
+            )
         if fingerprint != manifest.fingerprint:
-            report.errors.append(Problem(mf.manifest_path(store.path, manifest.version).name, "recorded fingerprint is wrong"))
+            report.errors.append(
+                Problem(mf.manifest_path(store.path, manifest.version).name, "recorded fingerprint is wrong")
+            )
     for orphan in store.orphans(manifest):
         report.warnings.append(
-            Problem(str(orphan.relative_to(store.path)), "orphan left by an interrupted write (ignored; `hyperframe compact` removes it)")
+            Problem(
+                str(orphan.relative_to(store.path)),
+                "orphan left by an interrupted write (ignored; `hyperframe compact` removes it)",
+            )
         )
     return report

@@ -33,7 +33,9 @@ for command in (*log_commands.COMMANDS, *sync_commands.COMMANDS):
     cli.add_command(command)
 
 
-_NO_ARGS_IS_HELP: type[BaseException] = getattr(click.exceptions, "NoArgsIsHelpError", ())  # type: ignore[assignment]
+_NO_ARGS_IS_HELP: tuple[type[click.UsageError], ...] = tuple(
+    getattr(click.exceptions, name) for name in ("NoArgsIsHelpError",) if hasattr(click.exceptions, name)
+)
 
 
 def fail(message: str, code: int = 1) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -41,8 +42,13 @@ def read_value(log: Log, text: str) -> object:
 
 @click.command()
 @log_dir
-@click.option("--encoding", type=click.Choice(["utf-8", "json", "binary"]), default="utf-8", show_default=True,
-              help="How values are encoded; fixed for the life of the log.")
+@click.option(
+    "--encoding",
+    type=click.Choice(["utf-8", "json", "binary"]),
+    default="utf-8",
+    show_default=True,
+    help="How values are encoded; fixed for the life of the log.",
+)
 def init(directory: Path, encoding: str) -> None:
     """Create an empty log in DIRECTORY.
 
@@ -91,8 +97,13 @@ def append(directory: Path, value: str) -> None:
 
 @click.command(name="list")
 @log_dir
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default=None,
-              help="Output format [default: table on a terminal, jsonl in a pipe].")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(FORMATS),
+    default=None,
+    help="Output format [default: table on a terminal, jsonl in a pipe].",
+)
 @click.option("--since", type=click.IntRange(min=0), default=0, help="Only changes after this number.")
 @click.option("--until", type=click.IntRange(min=0), default=None, help="Only changes up to this number.")
 @click.option("--limit", type=click.IntRange(min=0), default=None, help="At most this many nodes.")
@@ -206,11 +217,21 @@ def repair(directory: Path) -> None:
 
 @click.command()
 @log_dir
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=Path("graph.png"),
-              show_default=True, help="Image file to write (.png, .svg or .pdf).")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("graph.png"),
+    show_default=True,
+    help="Image file to write (.png, .svg or .pdf).",
+)
 @click.option("--label", metavar="FIELD", default=None, help="Value field to write on nodes (nested: a.b).")
-@click.option("--other", type=click.Path(file_okay=False, exists=True, path_type=Path), default=None,
-              help="A second log: colour nodes only-here / only-there / shared.")
+@click.option(
+    "--other",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    default=None,
+    help="A second log: colour nodes only-here / only-there / shared.",
+)
 @click.option("--max-nodes", type=click.IntRange(min=1), default=None, help="Draw at most this many nodes.")
 def graph(directory: Path, output: Path, label: str | None, other: Path | None, max_nodes: int | None) -> None:
     """Draw the causal graph of DIRECTORY to an image file (needs the notebook extra).
@@ -221,7 +242,7 @@ def graph(directory: Path, output: Path, label: str | None, other: Path | None, 
     """
     from ..notebook.plot import save_graph
 
-    options: dict[str, object] = {"label": label}
+    options: dict[str, Any] = {"label": label}
     if other is not None:
         options["other"] = existing(other)
     if max_nodes is not None:

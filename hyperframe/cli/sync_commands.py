@@ -16,7 +16,10 @@ mode_option = click.option(
     help="sync: both ways; push: only send; pull: only receive.",
 )
 timeout_option = click.option(
-    "--timeout", type=click.FloatRange(min=0.1), default=60.0, show_default=True,
+    "--timeout",
+    type=click.FloatRange(min=0.1),
+    default=60.0,
+    show_default=True,
     help="Give up when the peer is silent for this many seconds.",
 )
 

@@ -177,11 +177,7 @@ class LogStore:
     def orphans(self, current: Manifest | None) -> list[Path]:
         """Files a dead writer left behind: unreferenced segments and temporary files."""
         live = {s.file for s in current.segments} if current else set()
-        found = [
-            p
-            for p in self.path.glob("seg-*.parquet")
-            if p.name not in live
-        ]
+        found = [p for p in self.path.glob("seg-*.parquet") if p.name not in live]
         found += list(self.path.glob(f".*{TMP_SUFFIX}"))
         found += list((self.meta / mf.MANIFEST_DIR).glob(f".*{TMP_SUFFIX}"))
         return sorted(found)

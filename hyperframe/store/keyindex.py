@@ -77,7 +77,7 @@ class KeyIndex:
 
         needle = segments.binary32([key])[0]
         for start, keys in zip(self._offsets, self.columns()):
-            row = pc.index(keys, needle).as_py()
+            row = int(pc.index(keys, needle).as_py())
             if row >= 0:
                 return start + row
         return None

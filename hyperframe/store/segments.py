@@ -122,7 +122,8 @@ def key_bytes(keys: pa.Array | pa.ChunkedArray) -> bytes:
     buf = keys.buffers()[1]
     if buf is None:
         return b""
-    return buf.to_pybytes()[keys.offset * KEY_BYTES : (keys.offset + len(keys)) * KEY_BYTES]
+    data: bytes = buf.to_pybytes()
+    return data[keys.offset * KEY_BYTES : (keys.offset + len(keys)) * KEY_BYTES]
 
 
 def key_matrix(keys: pa.Array | pa.ChunkedArray) -> np.ndarray:

@@ -41,8 +41,18 @@ class Kind:
     DONE = ord("D")
     ERROR = ord("X")
 
-    NAMES = {HELLO: "HELLO", SKETCH: "SKETCH", ESTIMATE: "ESTIMATE", NEED: "NEED", FULL: "FULL",
-             PLAN: "PLAN", NODES: "NODES", END: "END", DONE: "DONE", ERROR: "ERROR"}
+    NAMES = {
+        HELLO: "HELLO",
+        SKETCH: "SKETCH",
+        ESTIMATE: "ESTIMATE",
+        NEED: "NEED",
+        FULL: "FULL",
+        PLAN: "PLAN",
+        NODES: "NODES",
+        END: "END",
+        DONE: "DONE",
+        ERROR: "ERROR",
+    }
 
 
 @dataclass(frozen=True)
@@ -138,7 +148,9 @@ class Channel:
             if not chunk:
                 if remaining == n:
                     return None
-                raise ProtocolError(f"the peer closed the connection in the middle of a frame ({n - remaining}/{n} bytes)")
+                raise ProtocolError(
+                    f"the peer closed the connection in the middle of a frame ({n - remaining}/{n} bytes)"
+                )
             parts.append(chunk)
             remaining -= len(chunk)
             self.bytes_in += len(chunk)

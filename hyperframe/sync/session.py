@@ -27,7 +27,7 @@ import os
 import struct
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -50,6 +50,19 @@ MAX_SEGMENTS = 100_000
 #: sketch attempts (first sketch, estimated sketch, two doublings) before FULL id lists
 MAX_SKETCHES = 4
 Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class Hello:
+    """What the peer said about itself in its HELLO."""
+
+    nonce: str
+    mode: str
+    encoding: str
+    fixed: bool  # the peer's log exists, so its encoding is settled
+    nodes: int
+    fingerprint: str
+    segments: tuple[tuple[str, int], ...]  # (16-hex id prefix, rows)
 
 
 @dataclass
@@ -137,29 +150,29 @@ class Session:
         nonce = os.urandom(16).hex()
         self.channel.send(Kind.HELLO, self._hello(manifest, nonce))
         peer = self._parse_hello(self.channel.receive(Kind.HELLO).payload)
-        if peer["nonce"] == nonce:
+        if peer.nonce == nonce:
             raise ProtocolError("the peer echoed our own HELLO (is the stream looped back to itself?)")
         self._agree_encoding(manifest, peer)
 
-        can_send = self.mode in ("sync", "push") and peer["mode"] in ("sync", "pull")
-        can_recv = self.mode in ("sync", "pull") and peer["mode"] in ("sync", "push")
-        self.report.identical = peer["fingerprint"] == manifest.fingerprint and peer["nodes"] == manifest.nodes
+        can_send = self.mode in ("sync", "push") and peer.mode in ("sync", "pull")
+        can_recv = self.mode in ("sync", "pull") and peer.mode in ("sync", "push")
+        self.report.identical = peer.fingerprint == manifest.fingerprint and peer.nodes == manifest.nodes
         if self.report.identical or not (can_send or can_recv):
             self.report.strategy = "identical" if self.report.identical else "nothing allowed"
             self._finish_report()
             return
 
-        leader = nonce < peer["nonce"]
+        leader = nonce < peer.nonce
         force_full = False
         for attempt in range(2):
             if attempt:
                 manifest = self._manifest()
             self._transfer(manifest, peer, leader=leader, can_send=can_send, can_recv=can_recv, force_full=force_full)
             mine, theirs = self._exchange_done()
-            if self.mode != "sync" or peer["mode"] != "sync" or mine == theirs:
+            if self.mode != "sync" or peer.mode != "sync" or mine == theirs:
                 return
             force_full = True  # the sketches missed something (or a writer raced us): exact lists once
-            peer = {**peer, "segments": []}
+            peer = replace(peer, segments=())
         raise ReplicationError(
             "after replication the two logs still differ (another writer may have added nodes meanwhile); "
             "run replication again"
@@ -189,7 +202,7 @@ class Session:
             separators=(",", ":"),
         ).encode()
 
-    def _parse_hello(self, payload: bytes) -> dict[str, Any]:
+    def _parse_hello(self, payload: bytes) -> Hello:
         try:
             doc = json.loads(payload)
             if doc.get("protocol") != PROTOCOL:
@@ -203,16 +216,16 @@ class Session:
             if len(packed) % _SEGMENT.size or len(packed) // _SEGMENT.size > MAX_SEGMENTS:
                 raise ValueError("bad segment list")
             segs = [_SEGMENT.unpack_from(packed, i) for i in range(0, len(packed), _SEGMENT.size)]
-            peer = {
-                "nonce": str(doc["nonce"]),
-                "mode": str(doc["mode"]),
-                "encoding": str(doc["encoding"]),
-                "fixed": bool(doc["fixed"]),
-                "nodes": int(doc["nodes"]),
-                "fingerprint": str(doc["fingerprint"]),
-                "segments": [(sid.hex(), int(rows)) for sid, rows in segs],
-            }
-            if peer["mode"] not in MODES or peer["nodes"] < 0 or len(peer["fingerprint"]) != 64:
+            peer = Hello(
+                nonce=str(doc["nonce"]),
+                mode=str(doc["mode"]),
+                encoding=str(doc["encoding"]),
+                fixed=bool(doc["fixed"]),
+                nodes=int(doc["nodes"]),
+                fingerprint=str(doc["fingerprint"]),
+                segments=tuple((sid.hex(), int(rows)) for sid, rows in segs),
+            )
+            if peer.mode not in MODES or peer.nodes < 0 or len(peer.fingerprint) != 64:
                 raise ValueError("bad field")
         except IncompatiblePeerError:
             raise
@@ -220,15 +233,15 @@ class Session:
             raise ProtocolError(f"the peer sent a malformed HELLO ({exc})") from None
         return peer
 
-    def _agree_encoding(self, manifest: Manifest, peer: dict[str, Any]) -> None:
-        if peer["encoding"] == manifest.encoding:
+    def _agree_encoding(self, manifest: Manifest, peer: Hello) -> None:
+        if peer.encoding == manifest.encoding:
             return
-        if not peer["fixed"]:
+        if not peer.fixed:
             return
-        if manifest.version < 0 and self.log._adopt_encoding(peer["encoding"]):
+        if manifest.version < 0 and self.log._adopt_encoding(peer.encoding):
             return
         raise IncompatiblePeerError(
-            f"{self.log.path} stores {manifest.encoding} values and the peer stores {peer['encoding']}; "
+            f"{self.log.path} stores {manifest.encoding} values and the peer stores {peer.encoding}; "
             "only logs with the same encoding can be replicated"
         )
 
@@ -237,18 +250,18 @@ class Session:
     def _transfer(
         self,
         manifest: Manifest,
-        peer: dict[str, Any],
+        peer: Hello,
         *,
         leader: bool,
         can_send: bool,
         can_recv: bool,
         force_full: bool,
     ) -> None:
-        shared = {(sid[:16], rows) for sid, rows in peer["segments"]}
+        shared = {(sid[:16], rows) for sid, rows in peer.segments}
         rest = [s for s in manifest.segments if (s.id[:16], s.rows) not in shared]
         mine_shared = {(s.id[:16], s.rows) for s in manifest.segments} & shared
         n_me = sum(s.rows for s in rest)
-        n_peer = peer["nodes"] - sum(rows for sid, rows in peer["segments"] if (sid, rows) in mine_shared)
+        n_peer = peer.nodes - sum(rows for sid, rows in peer.segments if (sid, rows) in mine_shared)
 
         if not force_full and min(n_me, n_peer) == 0:
             # one side holds nothing the other lacks: the other sends all it has left
@@ -345,7 +358,9 @@ class Session:
                 self.channel.send(Kind.ESTIMATE, sketch.strata(my_ids, levels).to_bytes())
                 sent_estimate = True
             elif attempts < MAX_SKETCHES:
-                self.channel.send(Kind.NEED, struct.pack("<Q", min(2 * peer_sketch.m, self._sketch_limit(n_me, n_peer))))
+                self.channel.send(
+                    Kind.NEED, struct.pack("<Q", min(2 * peer_sketch.m, self._sketch_limit(n_me, n_peer)))
+                )
             else:
                 self.channel.send(Kind.FULL, my_ids.astype("<u8").tobytes())
 

@@ -32,6 +32,7 @@ def _mix(ids: np.ndarray, salt: np.uint64) -> np.ndarray:
 
 
 _MASK = (1 << 64) - 1
+_CHECK_SALT_INT = 0x27D4EB2F165667C5
 
 
 def _mix_py(x: int, salt: int) -> int:
@@ -43,7 +44,7 @@ def _mix_py(x: int, salt: int) -> int:
 
 
 def _check_py(x: int) -> int:
-    return _mix_py(x, int(_CHECK_SALT)) >> 32
+    return _mix_py(x, _CHECK_SALT_INT) >> 32
 
 
 def _check(ids: np.ndarray) -> np.ndarray:
@@ -178,6 +179,6 @@ def estimate(difference: IBLT) -> int:
         part = slice(level * STRATA_CELLS, (level + 1) * STRATA_CELLS)
         decoded = IBLT(difference.ids[part], difference.checks[part], difference.counts[part]).decode()
         if decoded is None:
-            return max(found, 1) * 2 ** (level + 1)
+            return int(max(found, 1) * 2 ** (level + 1))
         found += len(decoded[0]) + len(decoded[1])
     return found
