@@ -6,6 +6,7 @@ catches them all. Messages say what was wrong and what to do next::
     HyperframeError
     ├── UsageError              bad arguments: an empty value, a wrong encoding name, ...
     │   └── EncodingError       a value the log's encoding cannot hold
+    ├── MissingDependencyError  a notebook call needs an optional package (also an ImportError)
     ├── LogError                about one log directory (``.path``)
     │   ├── NotALogError        the directory is not a hyperframe log
     │   ├── CorruptLogError     a manifest or segment is damaged (``.file``)
@@ -35,6 +36,7 @@ __all__ = [
     "KeyLookupError",
     "LockTimeoutError",
     "LogError",
+    "MissingDependencyError",
     "NodeNotFoundError",
     "NotALogError",
     "PeerTimeoutError",
@@ -57,6 +59,18 @@ class UsageError(HyperframeError, ValueError):
 
 class EncodingError(UsageError):
     """Raised when a value cannot be encoded or decoded by the log's encoding."""
+
+
+class MissingDependencyError(HyperframeError, ImportError):
+    """Raised when a notebook feature needs an optional package that is not installed.
+
+    ``.module`` names the missing package and ``.extra`` the extra that installs it.
+    """
+
+    def __init__(self, message: str, *, module: str, extra: str) -> None:
+        super().__init__(message)
+        self.module = module
+        self.extra = extra
 
 
 class LogError(HyperframeError):

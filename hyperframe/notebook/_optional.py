@@ -5,10 +5,11 @@ and tqdm. The core never imports them; a notebook call that needs one asks for i
 
 >>> require("math").pi > 3
 True
->>> require("no_such_module_hyperframe")
-Traceback (most recent call last):
-...
-hyperframe.notebook._optional.MissingDependencyError: no_such_module_hyperframe is needed for this; install it with: pip install "hyperframe[notebook]"
+>>> try:
+...     require("no_such_module_hyperframe")
+... except ImportError as exc:
+...     print(exc)
+no_such_module_hyperframe is needed for this; install it with: pip install "hyperframe[notebook]"
 """
 
 from __future__ import annotations
@@ -16,21 +17,9 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
-from ..errors import HyperframeError
+from ..errors import MissingDependencyError
 
 __all__ = ["MissingDependencyError", "available", "require"]
-
-
-class MissingDependencyError(HyperframeError, ImportError):
-    """Raised when a notebook feature needs an optional package that is not installed.
-
-    ``.module`` names the missing package and ``.extra`` the extra that installs it.
-    """
-
-    def __init__(self, message: str, *, module: str, extra: str) -> None:
-        super().__init__(message)
-        self.module = module
-        self.extra = extra
 
 
 def require(module: str, extra: str = "notebook") -> ModuleType:
@@ -40,7 +29,7 @@ def require(module: str, extra: str = "notebook") -> ModuleType:
     except ImportError as exc:
         top = module.split(".")[0]
         raise MissingDependencyError(
-            f"{top} is needed for this; install it with: pip install \"hyperframe[{extra}]\"",
+            f'{top} is needed for this; install it with: pip install "hyperframe[{extra}]"',
             module=top,
             extra=extra,
         ) from exc

@@ -79,11 +79,7 @@ def _node_rows(nodes: Sequence[Node]) -> str:
             f"<tr><td>{node.change}</td><td><code>{esc(short(node.key))}</code></td>"
             f"<td><code>{esc(links)}</code></td><td>{esc(value_text(node.value))}</td></tr>"
         )
-    return (
-        "<table><tr><th>change</th><th>key</th><th>links</th><th>value</th></tr>"
-        + "".join(rows)
-        + "</table>"
-    )
+    return "<table><tr><th>change</th><th>key</th><th>links</th><th>value</th></tr>" + "".join(rows) + "</table>"
 
 
 def log_html(log: Log) -> str:

@@ -45,6 +45,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
     from ..log import Log
+    from ..store.manifest import Manifest
 
 __all__ = ["CORE_COLUMNS", "depths", "expand_json", "hex_keys", "hex_links", "to_arrow", "to_pandas"]
 
@@ -222,7 +223,10 @@ def _as_text(values: pa.ChunkedArray) -> pa.ChunkedArray:
         return values.cast(pa.string())
     except pa.ArrowInvalid:
         return pa.chunked_array(
-            [pa.array([v.decode("utf-8", errors="replace") for v in c.to_pylist()], pa.string()) for c in values.chunks],
+            [
+                pa.array([v.decode("utf-8", errors="replace") for v in c.to_pylist()], pa.string())
+                for c in values.chunks
+            ],
             type=pa.string(),
         )
 
@@ -304,8 +308,9 @@ def _missing(x: Any) -> bool:
 # --- the table --------------------------------------------------------------------------
 
 
-def _select_rows(log: Log, total: int, since: int | None, until: int | None,
-                 ancestors_of: str | None, descendants_of: str | None) -> np.ndarray | slice:
+def _select_rows(
+    log: Log, total: int, since: int | None, until: int | None, ancestors_of: str | None, descendants_of: str | None
+) -> np.ndarray | slice:
     """The 0-based rows the filters keep: a slice for a change range, else an index array."""
     import networkx as nx
     import numpy as np
@@ -329,8 +334,9 @@ def _select_rows(log: Log, total: int, since: int | None, until: int | None,
     return rows[(rows >= lo) & (rows < hi)]
 
 
-def _read_segments(log: Log, bar: Any) -> pa.Table:
-    """Every live segment in change order, re-reading the manifest if a compaction raced."""
+def _read_segments(log: Log, bar: Any) -> tuple[Manifest | None, pa.Table]:
+    """The manifest and every segment it lists, in change order (re-read if a compaction
+    removed a file meanwhile), so heads and rows describe the same state."""
     import pyarrow as pa
 
     from ..store import segments
@@ -338,7 +344,7 @@ def _read_segments(log: Log, bar: Any) -> pa.Table:
     for attempt in range(3):
         manifest = log.manifest
         if manifest is None or not manifest.segments:
-            return segments.schema().empty_table()
+            return manifest, segments.schema().empty_table()
         tables = []
         try:
             for info in manifest.segments:
@@ -349,7 +355,7 @@ def _read_segments(log: Log, bar: Any) -> pa.Table:
                 raise
             bar.reset()
             continue
-        return pa.concat_tables(tables) if len(tables) > 1 else tables[0]
+        return manifest, (pa.concat_tables(tables) if len(tables) > 1 else tables[0])
     raise AssertionError("unreachable")
 
 
@@ -381,11 +387,13 @@ def to_arrow(
 
     manifest = log.manifest
     total = manifest.nodes if manifest else 0
-    heads = list(manifest.heads) if manifest else []
     encoding = log.encoding.name
     show = total >= PROGRESS_FROM if progress is None else bool(progress)
-    with progress_bar(total, enabled=show, desc=f"loading {log.path.name}", unit="node", strict=progress is True) as bar:
-        table = _read_segments(log, bar)
+    with progress_bar(
+        total, enabled=show, desc=f"loading {log.path.name}", unit="node", strict=progress is True
+    ) as bar:
+        manifest, table = _read_segments(log, bar)
+        heads = list(manifest.heads) if manifest else []
         total = table.num_rows
         bar.set_postfix_str("links")
         key_col = table.column("key").combine_chunks() if total else pa.array([], pa.binary(KEY_BYTES))
@@ -417,8 +425,10 @@ def to_arrow(
 
         bar.set_postfix_str("keys")
         keys_hex = hex_keys(key_col)
-        is_head = pc.is_in(keys_hex, value_set=pa.array(heads, pa.string())) if heads else pa.array(
-            np.zeros(len(change), dtype=bool)
+        is_head = (
+            pc.is_in(keys_hex, value_set=pa.array(heads, pa.string()))
+            if heads
+            else pa.array(np.zeros(len(change), dtype=bool))
         )
         columns: dict[str, Any] = {
             "key": keys_hex,

@@ -152,12 +152,20 @@ def plot(
     if b is None:
         colors = [COLORS["log"]] * n
     else:
-        colors = [COLORS["only_a"] if k in only_a else COLORS["only_b"] if k in only_b else COLORS["shared"] for k in shown]
+        colors = [
+            COLORS["only_a"] if k in only_a else COLORS["only_b"] if k in only_b else COLORS["shared"] for k in shown
+        ]
     edge_widths = [2.5 if k in heads else 0.5 for k in shown]
     _draw_edges(ax, shown, pos)
     nx.draw_networkx_nodes(
-        shown, pos, ax=ax, nodelist=list(shown), node_color=colors, node_size=node_size,
-        edgecolors=["black" if k in heads else "white" for k in shown], linewidths=edge_widths,
+        shown,
+        pos,
+        ax=ax,
+        nodelist=list(shown),
+        node_color=colors,
+        node_size=node_size,
+        edgecolors=["black" if k in heads else "white" for k in shown],
+        linewidths=edge_widths,
     )
     labels = _labels(shown, sides, label)
     if label is not None and n > LABEL_ALL_UP_TO:
@@ -165,12 +173,20 @@ def plot(
         note = (note + "; " if note else "") + f"labels on heads only above {LABEL_ALL_UP_TO} nodes"
     if labels:
         font = max(5.0, min(9.0, 240 / max(n, 1) ** 0.5 / 2))
-        nx.draw_networkx_labels(shown, pos, labels=labels, ax=ax, font_size=font)
+        nx.draw_networkx_labels(
+            shown,
+            pos,
+            labels=labels,
+            ax=ax,
+            font_size=font,
+            bbox={"boxstyle": "round,pad=0.15", "facecolor": "white", "alpha": 0.75, "linewidth": 0},
+        )
     ax.set_axis_off()
     _legend(ax, two=b is not None, counts=(len(only_a), len(only_b), len(graph) - len(only_a) - len(only_b)))
     if title is None:
         if b is None:
-            title = f"{a.path.name}: {len(graph):,} nodes, {len(sides[0].heads):,} heads"
+            count = len(sides[0].heads)
+            title = f"{a.path.name}: {len(graph):,} nodes, {count:,} head{'' if count == 1 else 's'}"
         else:
             title = f"A: {a.path.name}   B: {b.path.name}   ({len(graph):,} nodes in all)"
     ax.set_title(title)
@@ -225,6 +241,7 @@ def _order_layers(graph: nx.DiGraph, generations: list[list[str]]) -> dict[int, 
     rank: dict[str, float] = {}
     layers: dict[int, list[str]] = {}
     for i, gen in enumerate(generations):
+
         def place(k: str, j: int) -> tuple[float, int]:
             above = [rank[p] for p in graph.predecessors(k) if p in rank]
             return (sum(above) / len(above) if above else float(j), j)
@@ -256,9 +273,21 @@ def _draw_edges(ax: Axes, graph: nx.DiGraph, pos: dict[str, Any]) -> None:
     length[length == 0] = 1.0
     at = segs[:, 0] + 0.55 * d
     ax.quiver(
-        at[:, 0], at[:, 1], d[:, 0] / length, d[:, 1] / length,
-        angles="xy", scale_units="inches", scale=12.0, pivot="mid", units="inches", width=0.012,
-        headwidth=5.0, headlength=6.0, headaxislength=5.5, color="#777777", zorder=1.5,
+        at[:, 0],
+        at[:, 1],
+        d[:, 0] / length,
+        d[:, 1] / length,
+        angles="xy",
+        scale_units="inches",
+        scale=12.0,
+        pivot="mid",
+        units="inches",
+        width=0.012,
+        headwidth=5.0,
+        headlength=6.0,
+        headaxislength=5.5,
+        color="#777777",
+        zorder=1.5,
     )
 
 
@@ -290,9 +319,7 @@ def _values(nodes: Iterable[str], sides: list[_Side]) -> dict[str, Any]:
     wanted = set(nodes)
     values: dict[str, Any] = {}
     for side in sides:
-        rows = sorted(
-            (side.graph.nodes[k]["change"] - 1, k) for k in wanted - values.keys() if k in side.graph
-        )
+        rows = sorted((side.graph.nodes[k]["change"] - 1, k) for k in wanted - values.keys() if k in side.graph)
         if not rows:
             continue
         table = side.log.to_arrow_raw().select(["value"])
@@ -307,8 +334,17 @@ def _legend(ax: Axes, *, two: bool, counts: tuple[int, int, int]) -> None:
     from matplotlib.lines import Line2D
 
     def dot(color: str, text: str, edge: str = "white", width: float = 0.5) -> Line2D:
-        return Line2D([], [], marker="o", linestyle="", markersize=8, markerfacecolor=color,
-                      markeredgecolor=edge, markeredgewidth=width, label=text)
+        return Line2D(
+            [],
+            [],
+            marker="o",
+            linestyle="",
+            markersize=8,
+            markerfacecolor=color,
+            markeredgecolor=edge,
+            markeredgewidth=width,
+            label=text,
+        )
 
     handles = []
     if two:

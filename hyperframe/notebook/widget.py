@@ -215,9 +215,7 @@ class MergeWidget:
         self.progress.bar_style = "danger"
         kind = type(exc).__name__
         self.output.append_stderr(f"{kind}: {exc}\n")
-        self.status.value = (
-            f"<span style='color:#c0392b'><b>{html.escape(kind)}</b>: {html.escape(str(exc))}</span>"
-        )
+        self.status.value = f"<span style='color:#c0392b'><b>{html.escape(kind)}</b>: {html.escape(str(exc))}</span>"
 
 
 def merge_widget(a: LogLike, b: LogLike, *, plot: bool = True, max_nodes: int = 300) -> MergeWidget:
