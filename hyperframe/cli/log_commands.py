@@ -117,7 +117,7 @@ def list_(directory: Path, fmt: str | None, since: int, until: int | None, limit
     """
     log = existing(directory)
     nodes = log.changes(since=since, until=until, limit=limit, reverse=reverse)
-    write_nodes(nodes, fmt or default_format(), click.get_text_stream("stdout"))
+    write_nodes(nodes, fmt or default_format(), sys.stdout)
 
 
 @click.command()
@@ -143,7 +143,7 @@ def get(directory: Path, key: str, fmt: str) -> None:
     hyperframe get log.db 8c7e
     """
     node = existing(directory).get(key)
-    write_nodes([node], fmt, click.get_text_stream("stdout"))
+    write_nodes([node], fmt, sys.stdout)
 
 
 @click.command()
