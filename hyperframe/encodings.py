@@ -126,7 +126,10 @@ def js_stringify(value: Any) -> str:
 
 def _json_encode(value: Any) -> bytes:
     try:
-        return js_stringify(value).encode("utf-8")
+        text = _fast_dumps(value)  # js_stringify, inlined: this runs once per value of a batch
+        if _NEEDS_EXACT.search(text):
+            text = _exact_stringify(value)
+        return text.encode("utf-8")
     except (TypeError, ValueError) as exc:
         raise EncodingError(f"this log stores JSON, and the value cannot be encoded: {exc}") from None
 

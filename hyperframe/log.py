@@ -179,8 +179,15 @@ class Log(NotebookMixin):
         if self.read_only:
             raise ReadOnlyLogError(f"{self.path} was opened read-only; nothing was written", path=self.path)
         store = self._store
+        appends = any(links is None for links in links_in)
+        if not appends:  # keys do not depend on the log's state: hash once, outside the lock
+            links_of: list[list[bytes]] = links_in  # type: ignore[assignment]
+            keys = [node_key_bytes(value, links) for value, links in zip(values, links_of)]
         if self._refresh() is None:  # nothing on disk yet: refuse bad input before creating anything
-            self._new_rows(*self._keys_with_heads(values, links_in, (), set), set())
+            if appends:
+                self._new_rows(*self._keys_with_heads(values, links_in, (), set), set())
+            else:
+                self._new_rows(keys, links_of, set())
         with store.lock():
             current = store.latest() or store.initialize(encoding)
             if current.encoding != encoding:  # another handle created the log meanwhile
@@ -191,11 +198,8 @@ class Log(NotebookMixin):
             index = self._keys
             index.refresh(current)
 
-            if any(links is None for links in links_in):
+            if appends:
                 keys, links_of = self._keys_with_heads(values, links_in, current.heads, index.stored_set)
-            else:
-                links_of = links_in  # type: ignore[assignment]
-                keys = [node_key_bytes(value, links) for value, links in zip(values, links_of)]
 
             linked = [link for links in links_of for link in links]
             existing = index.present(keys + linked) if len(index) else set()
