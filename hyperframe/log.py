@@ -299,7 +299,8 @@ class Log(NotebookMixin):
             fresh: list[pa.Table] = []
             for table in tables:
                 if len(self._keys):
-                    known = segments.binary32(sorted(self._keys.present(table.column("key").to_pylist())))
+                    incoming = segments.split_keys(segments.key_bytes(table.column("key")))
+                    known = segments.binary32(sorted(self._keys.present(incoming)))
                     if len(known):
                         table = table.filter(pc.invert(pc.is_in(table.column("key"), value_set=known)))
                 if table.num_rows:

@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .errors import CorruptLogError, NotALogError
-from .keys import node_key_bytes
 from .store import manifest as mf
 from .store import segments
 from .store.directory import LogStore
@@ -68,12 +67,7 @@ def _intact_table(store: LogStore, info: SegmentInfo) -> pa.Table | None:
         return None
     if not table.schema.equals(segments.schema()) or segments.segment_id(table.column("key")) != info.id:
         return None
-    for key, links, value in zip(
-        table.column("key").to_pylist(), table.column("links").to_pylist(), table.column("value").to_pylist()
-    ):
-        if node_key_bytes(value, links) != key:
-            return None
-    return table
+    return None if segments.mismatched_rows(table) else table
 
 
 def _candidates(store: LogStore, report: RepairReport) -> tuple[Manifest | None, list[SegmentInfo], list[SegmentInfo]]:

@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import CorruptLogError
-from .keys import node_key_bytes
 from .store import manifest as mf
 from .store import segments
 from .store.directory import LogStore
@@ -100,12 +99,13 @@ def verify_log(path: str | Path) -> VerifyReport:
             report.errors.append(Problem(info.file, "its keys do not match the id the manifest records"))
             continue
         fingerprint = segments.fingerprint(table.column("key"), fingerprint)
-        keys = table.column("key").to_pylist()
-        links = table.column("links").to_pylist()
-        values = table.column("value").to_pylist()
-        for row, (key, ls, value) in enumerate(zip(keys, links, values)):
-            if node_key_bytes(value, ls) != key:
-                report.errors.append(Problem(info.file, f"row {row}: key {key.hex()} does not match its content"))
+        keys = segments.split_keys(segments.key_bytes(table.column("key")))
+        for row in segments.mismatched_rows(table):
+            report.errors.append(Problem(info.file, f"row {row}: key {keys[row].hex()} does not match its content"))
+        offsets, flat = segments.links_per_row(table)
+        flat_links = segments.split_keys(flat)
+        for row, key in enumerate(keys):
+            ls = flat_links[offsets[row] : offsets[row + 1]]
             if key in seen:
                 report.errors.append(Problem(info.file, f"row {row}: key {key.hex()} is stored twice"))
             for link in ls:

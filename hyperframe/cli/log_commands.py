@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from ..errors import NotALogError
+from ..errors import EncodingError, NotALogError
 from ..log import Log
 from ..log import open as open_log
 from .output import FORMATS, default_format, write_nodes
@@ -35,7 +35,13 @@ def read_value(log: Log, text: str) -> object:
         raw = sys.stdin.buffer.read()
         if log.encoding.name == "binary":
             return raw
-        text = raw.decode("utf-8")
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise EncodingError(
+                f"standard input is not UTF-8 text, and {log.path} stores {log.encoding.name} values; "
+                "use a log created with --encoding binary for raw bytes"
+            ) from None
         return log.encoding.parse_text(text[:-1] if text.endswith("\n") else text)  # `echo x |` adds one
     return log.encoding.parse_text(text)
 

@@ -42,6 +42,7 @@ class LogStore:
         self.path = path
         self.meta = path / mf.META_DIR
         self.lock_timeout = lock_timeout
+        self._cached: Manifest | None = None  # manifests never change once published
 
     # --- reading ------------------------------------------------------------------------
 
@@ -60,7 +61,13 @@ class LogStore:
             )
 
     def latest(self) -> Manifest | None:
-        return mf.read_latest(self.path)
+        """The current manifest; parsed again only when a newer one has been published."""
+        versions = mf.manifest_versions(self.path)
+        if not versions:
+            return None
+        if self._cached is None or self._cached.version != versions[-1]:
+            self._cached = mf.read_manifest(self.path, versions[-1])
+        return self._cached
 
     # --- writing ------------------------------------------------------------------------
 
@@ -111,7 +118,9 @@ class LogStore:
         return manifest
 
     def _publish(self, manifest: Manifest) -> None:
-        if not mf.publish(self.path, manifest):
+        if mf.publish(self.path, manifest):
+            self._cached = manifest
+        else:
             raise LogError(
                 f"manifest v{manifest.version} of {self.path} was published by a writer that did not take "
                 "the lock; nothing was committed, try again",

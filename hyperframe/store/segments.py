@@ -144,6 +144,50 @@ def fingerprint(keys: pa.Array | pa.ChunkedArray, start: str = "0" * 64) -> str:
     return acc.tobytes().hex()
 
 
+def split_keys(raw: bytes) -> list[bytes]:
+    """Concatenated 32-byte keys as a list of keys."""
+    return [raw[i : i + KEY_BYTES] for i in range(0, len(raw), KEY_BYTES)]
+
+
+def links_per_row(table: pa.Table) -> tuple[list[int], bytes]:
+    """Row offsets into the flat link keys, and those keys concatenated (no per-row lists)."""
+    import pyarrow.compute as pc
+
+    import numpy as np
+
+    column = one_array(table.column("links"))
+    if not len(column):
+        return [0], b""
+    # straight from the buffer: Array.to_numpy() would import pandas
+    offsets = np.frombuffer(column.buffers()[1], dtype=np.int32)[column.offset : column.offset + len(column) + 1]
+    return (offsets - offsets[0]).tolist(), key_bytes(one_array(pc.list_flatten(column)))
+
+
+def mismatched_rows(table: pa.Table) -> list[int]:
+    """Rows whose stored key is not the hash of their links and value (vectorized reads)."""
+    raw_keys = key_bytes(table.column("key"))
+    offsets, flat = links_per_row(table)
+    link_hex = flat.hex().encode("ascii")
+    frame = b"%d\n" % (2 * KEY_BYTES)
+    sha256 = hashlib.sha256
+    bad = []
+    for row, value in enumerate(table.column("value").to_pylist()):
+        first, last = offsets[row], offsets[row + 1]
+        if first == last:
+            digest = sha256(b"%d\n" % len(value) + value).digest()
+        else:
+            h = sha256()
+            for j in range(first, last):
+                h.update(frame)
+                h.update(link_hex[64 * j : 64 * j + 64])
+            h.update(b"%d\n" % len(value))
+            h.update(value)
+            digest = h.digest()
+        if digest != raw_keys[32 * row : 32 * row + 32]:
+            bad.append(row)
+    return bad
+
+
 def segment_id(keys: pa.Array | pa.ChunkedArray) -> str:
     return hashlib.sha256(key_bytes(keys)).hexdigest()
 

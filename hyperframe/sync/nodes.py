@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from ..errors import ProtocolError, RejectedNodeError
-from ..keys import node_key_bytes
 from ..store import segments
 
 if TYPE_CHECKING:
@@ -50,6 +49,7 @@ def decode_frame(payload: bytes) -> tuple[pa.Table, int, bool]:
     try:
         reader = pa.ipc.open_stream(pa.py_buffer(payload))
         table = reader.read_all()
+        table.validate(full=True)  # offsets and lengths from a peer are checked before any use
     except Exception as exc:  # ArrowInvalid, OSError, ... for malformed bytes
         raise ProtocolError(f"the peer sent a malformed NODES frame ({type(exc).__name__}: {exc})") from None
     meta = table.schema.metadata or {}
@@ -77,18 +77,20 @@ class Incoming:
 
     def add(self, payload: bytes) -> None:
         table, group, whole = decode_frame(payload)
-        keys = table.column("key").to_pylist()
-        links = table.column("links").to_pylist()
-        values = table.column("value").to_pylist()
+        keys = segments.split_keys(segments.key_bytes(table.column("key")))
+        bad = segments.mismatched_rows(table)
+        if bad:
+            key = keys[bad[0]].hex()
+            raise RejectedNodeError(
+                f"the peer sent node {key} whose key does not match its links and value "
+                "(tampered or corrupt); nothing from this transfer was committed",
+                key=key,
+            )
+        offsets, flat = segments.links_per_row(table)
+        links = segments.split_keys(flat)
         keep = []
-        for row, (key, ls, value) in enumerate(zip(keys, links, values)):
-            if node_key_bytes(value, ls) != key:
-                raise RejectedNodeError(
-                    f"the peer sent node {key.hex()} whose key does not match its links and value "
-                    "(tampered or corrupt); nothing from this transfer was committed",
-                    key=key.hex(),
-                )
-            for link in ls:
+        for row, key in enumerate(keys):
+            for link in links[offsets[row] : offsets[row + 1]]:
                 if link not in self.seen:
                     self.pending_links.add(link)  # not earlier in the stream: must be stored locally
             if key in self.seen:

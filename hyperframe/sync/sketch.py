@@ -133,8 +133,8 @@ class IBLT:
 
     @classmethod
     def from_bytes(cls, data: bytes) -> IBLT:
-        if len(data) % CELL_BYTES or (len(data) // CELL_BYTES) % HASHES:
-            raise ValueError(f"a sketch of {len(data)} bytes is not a whole number of cells")
+        if not data or len(data) % CELL_BYTES or (len(data) // CELL_BYTES) % HASHES:
+            raise ValueError(f"a sketch of {len(data)} bytes is not a whole, non-empty number of cells")
         m = len(data) // CELL_BYTES
         return cls(
             np.frombuffer(data, "<u8", m, 0).astype(np.uint64),
