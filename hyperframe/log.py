@@ -314,8 +314,12 @@ class Log(NotebookMixin):
             self._keys.refresh(current)
         return added
 
-    def compact(self) -> Manifest | None:
-        """Merge all segments into one, keeping order and content, and drop orphan files."""
+    def compact(self, retain_seconds: float = 300.0) -> Manifest | None:
+        """Merge all segments into one, keeping order and content, and drop orphan files.
+
+        Replaced segments stay on disk for ``retain_seconds`` so readers and replications
+        that started before the compaction can finish; ``0`` frees the space at once.
+        """
         if self.read_only:
             raise ReadOnlyLogError(f"{self.path} was opened read-only; nothing was compacted", path=self.path)
         if not self._store.exists():
@@ -325,7 +329,7 @@ class Log(NotebookMixin):
             if current is None:
                 return None
             current = self._store.compact(current, everything=True)
-            self._store.remove_orphans(current)
+            self._store.remove_orphans(current, retain_seconds)
             self._manifest = current
         return current
 

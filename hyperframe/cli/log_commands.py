@@ -193,15 +193,18 @@ def verify(directory: Path, strict: bool) -> None:
 
 @click.command()
 @log_dir
-def compact(directory: Path) -> None:
+@click.option("--retain", type=click.FloatRange(min=0), default=300.0, show_default=True, metavar="SECONDS",
+              help="Keep replaced segments this long for readers and replications already under way.")
+def compact(directory: Path, retain: float) -> None:
     """Merge all segments into one (order and content kept) and remove orphan files.
 
     \b
     hyperframe compact log.db
+    hyperframe compact log.db --retain 0     # free the old files now
     """
     log = existing(directory)
     before = log.info()["segments"]
-    log.compact()
+    log.compact(retain_seconds=retain)
     click.echo(f"compacted {directory}: {before} segment(s) -> {log.info()['segments']}")
 
 

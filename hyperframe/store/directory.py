@@ -105,16 +105,11 @@ class LogStore:
 
     def replace_segments(self, current: Manifest, first: int, last: int, table: pa.Table) -> Manifest:
         """Replace segments ``first..last-1`` by one segment holding the same rows (lock held)."""
-        old = current.segments[first:last]
         info = segments.write(self.path, table, current.encoding)
         manifest = current.next(
             segments=current.segments[:first] + (info,) + current.segments[last:], created=time.time()
         )
-        self._publish(manifest)
-        keep = {s.file for s in manifest.segments}
-        for s in old:
-            if s.file not in keep:
-                (self.path / s.file).unlink(missing_ok=True)
+        self._publish(manifest)  # the old files stay while older manifests list them
         return manifest
 
     def _publish(self, manifest: Manifest) -> None:
@@ -126,7 +121,8 @@ class LogStore:
                 "the lock; nothing was committed, try again",
                 path=self.path,
             )
-        mf.prune_old(self.path)
+        if mf.prune_old(self.path):  # segments only the pruned manifests listed can go too
+            self._delete_unlisted(manifest)
 
     def compact(self, current: Manifest, *, everything: bool) -> Manifest:
         """Merge segments, keeping change order (lock held).
@@ -183,16 +179,39 @@ class LogStore:
                 file=info.file,
             ) from None
 
-    def orphans(self, current: Manifest | None) -> list[Path]:
-        """Files a dead writer left behind: unreferenced segments and temporary files."""
+    def referenced(self, current: Manifest | None) -> set[str]:
+        """Segment files listed by the current manifest or a retained older one."""
         live = {s.file for s in current.segments} if current else set()
+        for version in mf.manifest_versions(self.path):
+            if current is not None and version == current.version:
+                continue
+            try:
+                live.update(s.file for s in mf.read_manifest(self.path, version).segments)
+            except (CorruptLogError, FileNotFoundError):
+                continue
+        return live
+
+    def orphans(self, current: Manifest | None) -> list[Path]:
+        """Files a dead writer left behind: segments no manifest lists, and temporary files.
+
+        Segments replaced by a compaction are not orphans while a retained older manifest
+        lists them: a reader or a replication may still be reading them.
+        """
+        live = self.referenced(current)
         found = [p for p in self.path.glob("seg-*.parquet") if p.name not in live]
         found += list(self.path.glob(f".*{TMP_SUFFIX}"))
         found += list((self.meta / mf.MANIFEST_DIR).glob(f".*{TMP_SUFFIX}"))
         return sorted(found)
 
-    def remove_orphans(self, current: Manifest | None) -> list[Path]:
-        """Delete orphan files (lock held, so no writer is between write and publish)."""
+    def remove_orphans(self, current: Manifest | None, retain_seconds: float = mf.RETAIN_SECONDS) -> list[Path]:
+        """Drop manifests older than ``retain_seconds`` and every file no remaining one lists.
+
+        Call with the lock held, so no writer is between writing a segment and publishing.
+        """
+        mf.prune_old(self.path, retain_seconds)
+        return self._delete_unlisted(current)
+
+    def _delete_unlisted(self, current: Manifest | None) -> list[Path]:
         gone = self.orphans(current)
         for p in gone:
             p.unlink(missing_ok=True)

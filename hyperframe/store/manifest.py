@@ -20,8 +20,9 @@ FORMAT = 1
 META_DIR = "_hyperframe"
 MANIFEST_DIR = "manifests"
 _NAME = re.compile(r"^v(\d{20})\.json$")
-#: how many old manifests stay behind for readers that are still looking at them
-KEEP_OLD = 8
+#: how long a replaced manifest (and the segments only it lists) stays for readers and
+#: replications that started from it, in seconds
+RETAIN_SECONDS = 300.0
 
 
 @dataclass(frozen=True)
@@ -147,7 +148,19 @@ def publish(log_dir: Path, manifest: Manifest) -> bool:
     return publish_exclusive(temp, manifest_path(log_dir, manifest.version))
 
 
-def prune_old(log_dir: Path, keep: int = KEEP_OLD) -> None:
-    """Remove all but the newest ``keep`` manifests (call with the write lock held)."""
-    for version in manifest_versions(log_dir)[:-keep]:
-        manifest_path(log_dir, version).unlink(missing_ok=True)
+def prune_old(log_dir: Path, retain_seconds: float = RETAIN_SECONDS) -> bool:
+    """Remove replaced manifests older than ``retain_seconds`` (write lock held); True if any went."""
+    import time
+
+    versions = manifest_versions(log_dir)
+    cutoff = time.time() - retain_seconds
+    removed = False
+    for version in versions[:-1]:
+        path = manifest_path(log_dir, version)
+        try:
+            if retain_seconds <= 0 or path.stat().st_mtime < cutoff:
+                path.unlink()
+                removed = True
+        except FileNotFoundError:
+            continue
+    return removed
