@@ -117,30 +117,38 @@ def repair_log(path: str | Path) -> RepairReport:
             table = _intact_table(store, info)
             if table is None:
                 report.damaged_files.append(info.file)
-                report.dropped_nodes += info.rows
                 changed = True
                 continue
             pending.append(table)
+        listed_tables = len(pending)
         if report.rebuilt_manifest:
             # the newest state is unreadable: intact segments it may have listed are on disk
             # but unlisted; they hold valid nodes, so they come back, in an order where links come first
             extra = [t for t in (_intact_table(store, info) for info in others) if t is not None]
             pending += _causal_order(extra)
-        for table in pending:
-            keys = table.column("key").to_pylist()
-            links = table.column("links").to_pylist()
+        unlinked = 0  # rows of unlisted files whose history is gone
+        for n, table in enumerate(pending):
+            keys = segments.split_keys(segments.key_bytes(table.column("key")))
+            offsets, flat = segments.links_per_row(table)
+            links = segments.split_keys(flat)
             keep = []
-            for row, (key, ls) in enumerate(zip(keys, links)):
-                if key not in known and all(link in known for link in ls):
+            for row, key in enumerate(keys):
+                if key in known:
+                    continue  # already kept from another segment (a compaction's copy)
+                if all(link in known for link in links[offsets[row] : offsets[row + 1]]):
                     keep.append(row)
                     known.add(key)
+                elif n >= listed_tables:
+                    unlinked += 1
             if len(keep) != table.num_rows:
-                report.dropped_nodes += table.num_rows - len(keep)
                 table = table.take(segments.indices(keep))
                 changed = True
             if table.num_rows:
                 kept.append(table)
         report.kept_nodes = sum(t.num_rows for t in kept)
+        # what the trusted manifest listed and did not survive, plus unlisted nodes that lost their history
+        listed = base.nodes if base is not None else 0
+        report.dropped_nodes = max(0, listed - report.kept_nodes) + unlinked
         current: Manifest | None = base
         if changed:
             newest = mf.manifest_versions(store.path)

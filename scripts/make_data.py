@@ -185,8 +185,7 @@ def plan(team: str, birds: Sequence[dict[str, Any]]) -> list[list[dict[str, Any]
 def _settle(path: Path) -> None:
     """Leave one segment and one manifest (with a fixed time), and no lock file."""
     log = hyperframe.open(path)
-    log.compact()
-    mf.prune_old(path, keep=1)
+    log.compact(retain_seconds=0)  # one segment, one manifest: nothing older is kept
     current = mf.read_latest(path)
     assert current is not None
     fixed = dataclasses.replace(current, created=0.0)

@@ -77,4 +77,21 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def entry() -> None:  # pragma: no cover - console script shim
-    sys.exit(main())
+    """The console script: run, flush, and leave without interpreter teardown.
+
+    Every write is durable before a command returns, and pyarrow's thread pools can abort
+    a process during teardown (apache/arrow#34314), turning a finished command into exit
+    status -6; ``os._exit`` after flushing avoids that.
+    """
+    import os
+
+    status = main()
+    try:
+        sys.stdout.flush()
+    except (BrokenPipeError, ValueError):
+        pass
+    try:
+        sys.stderr.flush()
+    except ValueError:
+        pass
+    os._exit(status)

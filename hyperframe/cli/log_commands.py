@@ -175,20 +175,26 @@ def info(directory: Path, as_json: bool) -> None:
 def verify(directory: Path, strict: bool) -> None:
     """Check every segment, key, link, head and checksum; exit 1 on any damage.
 
+    Problems go to stdout, one a line, and on damage one error line to stderr; warnings
+    (orphan files from interrupted writes) go to stderr. `hyperframe repair` fixes what can be fixed.
+
     \b
     hyperframe verify log.db
     """
     from ..verify import verify_log
 
-    existing(directory)
+    if not (directory / "_hyperframe").is_dir():
+        existing(directory)  # says clearly why this is not a log
     report = verify_log(directory)
     for problem in report.errors:
-        click.echo(f"error: {problem}", err=True)
+        click.echo(f"error: {problem}")
     for problem in report.warnings:
         click.echo(f"warning: {problem}", err=True)
     click.echo(report.summary())
-    if not report.ok or (strict and report.warnings):
-        raise click.exceptions.Exit(1)
+    if not report.ok:
+        raise click.ClickException(f"{directory} is damaged: {report.summary()}")
+    if strict and report.warnings:
+        raise click.ClickException(f"{directory} has {len(report.warnings)} orphan file(s) (--strict)")
 
 
 @click.command()

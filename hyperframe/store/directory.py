@@ -42,7 +42,7 @@ class LogStore:
         self.path = path
         self.meta = path / mf.META_DIR
         self.lock_timeout = lock_timeout
-        self._cached: Manifest | None = None  # manifests never change once published
+        self._cached: tuple[tuple[int, int, int], Manifest] | None = None  # (version, mtime, size)
 
     # --- reading ------------------------------------------------------------------------
 
@@ -64,10 +64,20 @@ class LogStore:
         """The current manifest; parsed again only when a newer one has been published."""
         versions = mf.manifest_versions(self.path)
         if not versions:
+            if self.exists() and next(self.path.glob("seg-*.parquet"), None) is not None:
+                raise CorruptLogError(
+                    f"{self.path} has segment files but no manifest in {mf.META_DIR}/{mf.MANIFEST_DIR} "
+                    f"(deleted or lost); run `hyperframe repair {self.path}` to rebuild it from the segments",
+                    path=self.path,
+                    file=f"{mf.META_DIR}/{mf.MANIFEST_DIR}",
+                )
             return None
-        if self._cached is None or self._cached.version != versions[-1]:
-            self._cached = mf.read_manifest(self.path, versions[-1])
-        return self._cached
+        # a published manifest never changes; the stat only guards against damage meanwhile
+        stat = mf.manifest_path(self.path, versions[-1]).stat()
+        stamp = (versions[-1], stat.st_mtime_ns, stat.st_size)
+        if self._cached is None or self._cached[0] != stamp:
+            self._cached = (stamp, mf.read_manifest(self.path, versions[-1]))
+        return self._cached[1]
 
     # --- writing ------------------------------------------------------------------------
 
@@ -113,9 +123,7 @@ class LogStore:
         return manifest
 
     def _publish(self, manifest: Manifest) -> None:
-        if mf.publish(self.path, manifest):
-            self._cached = manifest
-        else:
+        if not mf.publish(self.path, manifest):
             raise LogError(
                 f"manifest v{manifest.version} of {self.path} was published by a writer that did not take "
                 "the lock; nothing was committed, try again",

@@ -94,6 +94,14 @@ class Manifest:
             )
             if int(doc["nodes"]) != manifest.nodes:
                 raise ValueError("node count does not match its segments")
+            ids: set[str] = set()
+            for s in segments:
+                if s.id in ids:
+                    raise ValueError(f"segment {s.file} is listed twice")
+                ids.add(s.id)
+            match = _NAME.match(where.name)
+            if match and int(match.group(1)) != manifest.version:
+                raise ValueError(f"it says version {manifest.version} but is file number {int(match.group(1))}")
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise CorruptLogError(
                 f"manifest {where.name} is damaged ({exc}); run `hyperframe repair {where.parent.parent.parent}` "

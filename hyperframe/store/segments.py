@@ -151,9 +151,8 @@ def split_keys(raw: bytes) -> list[bytes]:
 
 def links_per_row(table: pa.Table) -> tuple[list[int], bytes]:
     """Row offsets into the flat link keys, and those keys concatenated (no per-row lists)."""
-    import pyarrow.compute as pc
-
     import numpy as np
+    import pyarrow.compute as pc
 
     column = one_array(table.column("links"))
     if not len(column):
@@ -223,9 +222,27 @@ def write(log_dir: Path, table: pa.Table, encoding: str) -> SegmentInfo:
     return info
 
 
+class DamagedSegment(ValueError):
+    """A segment file's bytes are not the bytes its manifest recorded."""
+
+
 def read(log_dir: Path, info: SegmentInfo, columns: list[str] | None = None) -> pa.Table:
-    """Read a segment (or some of its columns)."""
+    """Read a segment (or some of its columns), checking its bytes against the manifest.
+
+    A file whose size or SHA-256 differs from what the manifest recorded is never parsed,
+    so no damage (a flipped byte in data, footer or schema, a truncation, another file
+    copied over it) can be served. ``info.sha256 == ""`` skips the check (repair only).
+    """
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
-    with pq.ParquetFile(log_dir / info.file, page_checksum_verification=True) as file:
-        return file.read(columns=columns)
+    data = (log_dir / info.file).read_bytes()
+    if info.sha256 and (len(data) != info.size or hashlib.sha256(data).hexdigest() != info.sha256):
+        raise DamagedSegment(f"its bytes do not match the manifest's checksum ({len(data)} of {info.size} bytes)")
+    with pq.ParquetFile(pa.BufferReader(data), page_checksum_verification=True) as file:
+        table = file.read(columns=columns)
+    expected = schema()
+    for name in columns or expected.names:
+        if name not in table.column_names or not table.schema.field(name).type.equals(expected.field(name).type):
+            raise DamagedSegment(f"column {name!r} is missing or has the wrong type")
+    return table

@@ -56,6 +56,10 @@ def decode_frame(payload: bytes) -> tuple[pa.Table, int, bool]:
     table = table.replace_schema_metadata(None)
     if not table.schema.equals(segments.schema()):
         raise ProtocolError(f"the peer sent nodes with an unexpected schema: {table.schema}")
+    import pyarrow.compute as pc
+
+    if any(column.null_count for column in table.columns) or pc.list_flatten(table.column("links")).null_count:
+        raise ProtocolError("the peer sent nodes with missing (null) keys, links or values")
     try:
         group = int(meta.get(b"group", b"-1"))
         whole = meta.get(b"whole") == b"1"
