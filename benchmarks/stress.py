@@ -3,15 +3,15 @@
 
 One command runs every part and prints one totals line per part, then ``total``::
 
-    python benchmarks/stress.py                        # the full run (~10 min on 2 cores)
+    python benchmarks/stress.py                        # the full run (~5 min on 2 cores)
     python benchmarks/stress.py --trials 20 --streams 500 --writers 4x250   # a quick one
     python benchmarks/stress.py --only crash,fuzz --seed 7 --seconds 120
 
-    crash: trials 200, kills 200, failures 0 (add 34, batch 33, ...; 9,812 returned keys checked)
-    corruption: cases 7,391, failures 0 (...)
-    concurrency: writers 4x1000, nodes 4000/4000, compactions 6, syncs 9, reads 812, failures 0
-    fuzz: streams 10000 (decoders 6000, sessions 4000), failures 0
-    limits: cases 6, failures 0 (...)
+    crash: trials 200, kills 200, failures 0 (add 34, batch 34, append 33, compact 33, sync 33, cli 33; ...)
+    corruption: cases 14,042, failures 0 (72 damage cases over 12 kinds ..., 13,970 single-byte flips)
+    concurrency: writers 4x1000 (add/batch), nodes 4000/4000, compactions 94, syncs 199 (+37 'run again'), ...
+    fuzz: streams 10000 (decoders 5989, sessions 4011, open 40), failures 0 (session endings: ...)
+    limits: cases 4, failures 0 (8 MB value 0.8 s; 100,000 heads 6.1 s; 4 GB length prefix 0.0 s; ...)
     total: failures 0
 
 The exit status is 1 when anything failed (every failure is printed above the totals),
@@ -33,6 +33,7 @@ import io
 import json
 import os
 import random
+import re
 import select
 import shutil
 import signal
@@ -43,14 +44,14 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import hyperframe
 from hyperframe import node_key
-from hyperframe.errors import CorruptLogError, HyperframeError, ReplicationError
+from hyperframe.errors import CorruptLogError, ReplicationError
 from hyperframe.verify import verify_log
 
 HERE = Path(__file__).resolve()
@@ -382,7 +383,9 @@ def _cli_trial(camp: CrashCampaign, trial: int) -> None:
             return
         out, err = proc.communicate()
         if proc.returncode != 0:
-            camp.failures.append(f"cli trial {trial}: `{' '.join(argv[3:])}` exited {proc.returncode}: {err.decode()[-300:]}")
+            camp.failures.append(
+                f"cli trial {trial}: `{' '.join(argv[3:])}` exited {proc.returncode}: {err.decode()[-300:]}"
+            )
             return
         if kind == "S":
             _apply_records(camp, ["S sync"])
@@ -447,11 +450,27 @@ def crash_trial(camp: CrashCampaign, seed: int, trial: int) -> None:
         camp.failures += [f"{camp.op} trial {trial} after compact: {p}" for p in result.problems[:5]]
 
 
+def summarize(failures: list[str]) -> list[str]:
+    """One line per kind of failure (the first example, and how many more were like it)."""
+    first: dict[str, str] = {}
+    count: Counter[str] = Counter()
+    for f in failures:
+        shape = re.sub(r"\(seed [^)]*\)|seg-[0-9a-f]+[.…][a-z]*|v\d{20}\.json|\d+", "#", f)[:90]
+        first.setdefault(shape, f)
+        count[shape] += 1
+    return [m + (f"  [x{count[k]}]" if count[k] > 1 else "") for k, m in first.items()]
+
+
 @dataclass
 class PartResult:
     name: str
     line: str
-    failures: list[str]
+    failures: list[str]  # printed one per line above the totals
+    count: int | None = None  # failures counted in the totals line (default: len(failures))
+
+    @property
+    def failed(self) -> int:
+        return len(self.failures) if self.count is None else self.count
 
 
 def run_crash(root: Path, *, trials: int = 200, seed: int = 0, seconds: float = 600, jobs: int = 2) -> PartResult:
@@ -644,7 +663,7 @@ def damage(sample: Sample, kind: str, rng: random.Random) -> Damage:
         if kind == "listed_twice":  # a careful hand edit: the node count agrees
             doc["nodes"] += entry["rows"]
         newest.write_text(json.dumps(doc))
-        return Damage(kind, newest.name if kind == "listed_twice_raw" else target, set())
+        return Damage(kind, newest.name, set())  # the manifest is what is wrong
     if kind == "manifest_garbage":
         newest.write_bytes(rng.randbytes(rng.choice([0, 1, 100, 1000])))
         return Damage(kind, newest.name, set())
@@ -735,7 +754,9 @@ def probe_reads(path: Path, sample: Sample, *, thorough: bool = True) -> tuple[l
                 failures.append(f"get: get({key[:16]}) returned another node {node.key[:16]}")
         found, ok = attempt("in", lambda key=key: key in log)
         if ok and found is not True:
-            failures.append(f"in: `{key[:16]}… in log` is {found!r} for a node the manifest lists, with no CorruptLogError")
+            failures.append(
+                f"in: `{key[:16]}… in log` is {found!r} for a node the manifest lists, with no CorruptLogError"
+            )
     if thorough:
         node, ok = attempt("get(prefix)", lambda: log.get(sample.order[-1][:12]))
         if ok:
@@ -769,7 +790,10 @@ class _FirstOfEach:
         return self
 
     def lines(self) -> list[str]:
-        return [m + (f" (and {self._count[r] - 1} more like it)" if self._count[r] > 1 else "") for r, m in self._first.items()]
+        return [
+            m + (f" (and {self._count[r] - 1} more like it)" if self._count[r] > 1 else "")
+            for r, m in self._first.items()
+        ]
 
 
 def corruption_case(root: Path, kind: str, seed: int, cli: CliRunner, *, big: bool = False) -> list[str]:
@@ -846,7 +870,7 @@ def corruption_case(root: Path, kind: str, seed: int, cli: CliRunner, *, big: bo
                 f"the log now holds {after.nodes} and lost {dropped}"
             )
         listed = repair_report.removed_files if hurt.orphan else repair_report.damaged_files
-        if kind not in ("manifests_removed", "listed_twice") and hurt.file not in listed:
+        if kind != "manifests_removed" and hurt.file not in listed:
             failures.append(f"{where}: the repair report does not name {hurt.file}: {summary}")
         if hurt.orphan and repair_report.damaged_files:
             failures.append(f"{where}: repair calls intact files damaged: {repair_report.damaged_files}")
@@ -863,7 +887,9 @@ def corruption_case(root: Path, kind: str, seed: int, cli: CliRunner, *, big: bo
     return failures
 
 
-def flip_sweep(path: Path, sample: Sample, positions: Iterable[int], masks: Iterable[int], file: str | None = None) -> tuple[int, list[str]]:
+def flip_sweep(
+    path: Path, sample: Sample, positions: Iterable[int], masks: Iterable[int], file: str | None = None
+) -> tuple[int, list[str]]:
     """Flip bits at every (position, mask) of one segment: verify must fail, reads must refuse or be right."""
     seg = path / (file or _segment_files(path)[0])
     original = seg.read_bytes()
@@ -886,14 +912,22 @@ def flip_sweep(path: Path, sample: Sample, positions: Iterable[int], masks: Iter
                     kind = f.split(":")[0] + ":" + f.split(":")[1][:25]
                     if kind not in seen:  # one example of each kind of failure is enough
                         seen.add(kind)
-                        failures.append(f"flip byte {pos} ^ {mask:#04x} of {seg.name[:16]}… ({len(original)} bytes): {f}")
+                        failures.append(
+                            f"flip byte {pos} ^ {mask:#04x} of {seg.name[:16]}… ({len(original)} bytes): {f}"
+                        )
     finally:
         seg.write_bytes(original)
     return cases, failures
 
 
-def run_corruption(root: Path, *, seed: int = 0, rounds: int = 6, sweep_masks: tuple[int, ...] = (0x01, 0x04, 0x20, 0x80, 0xFF),
-                   cli: CliRunner = cli_subprocess) -> PartResult:
+def run_corruption(
+    root: Path,
+    *,
+    seed: int = 0,
+    rounds: int = 6,
+    sweep_masks: tuple[int, ...] = (0x01, 0x04, 0x20, 0x80, 0xFF),
+    cli: CliRunner = cli_subprocess,
+) -> PartResult:
     """Every damage kind ``rounds`` times (different logs and spots), then exhaustive byte flips."""
     root.mkdir(parents=True, exist_ok=True)
     start = time.monotonic()
@@ -911,17 +945,23 @@ def run_corruption(root: Path, *, seed: int = 0, rounds: int = 6, sweep_masks: t
         path = root / f"sweep-{n}.db"
         sample = build_sample(path, seed=seed + n, segments=segments, per=per, big=big)
         size = (path / _segment_files(path)[0]).stat().st_size
-        positions = range(size) if size <= 4000 else sorted(
-            set(random.Random(seed).sample(range(size), 800)) | set(range(size - 800, size)))
+        positions = (
+            range(size)
+            if size <= 4000
+            else sorted(set(random.Random(seed).sample(range(size), 300)) | set(range(size - 600, size)))
+        )
         done, found = flip_sweep(path, sample, positions, sweep_masks)
         flips += done
         failures += found
+    raw = len(failures)
+    failures = summarize(failures)
+    distinct = f" ({len(failures)} distinct, listed above)" if raw else ""
     line = (
-        f"corruption: cases {cases + flips:,}, failures {len(failures)} ({cases} damage cases over "
+        f"corruption: cases {cases + flips:,}, failures {raw}{distinct} ({cases} damage cases over "
         f"{len(DAMAGE_KINDS)} kinds with verify/CLI/reads/repair checks, {flips:,} single-byte flips) "
         f"in {time.monotonic() - start:.1f} s"
     )
-    return PartResult("corruption", line, failures)
+    return PartResult("corruption", line, failures, raw)
 
 
 # ==========================================================================================
@@ -970,7 +1010,7 @@ def concurrency_child(spec: dict[str, Any]) -> None:
                 log.compact()
                 _fsync_append(side, ["ok"])
             elif role == "syncer":
-                time.sleep(rng.uniform(0.0, spec["pause"]))
+                time.sleep(rng.uniform(0.1, spec["pause"]))
                 hyperframe.replicate(log, spec["peer"], timeout=30)
                 _fsync_append(side, ["ok"])
             else:  # reader: every read path, on a long-lived handle and on fresh ones
@@ -1025,9 +1065,9 @@ def run_concurrency(
     for w in range(writers):
         specs.append({"role": "writer", "writer": w, "n": per_writer, "mode": modes[w % len(modes)], "batch": batch})
     if compactor:
-        specs.append({"role": "compactor", "pause": 0.6, "at_least": 3})
+        specs.append({"role": "compactor", "pause": 1.0, "at_least": 3})
     if syncer:
-        specs.append({"role": "syncer", "pause": 0.3, "peer": str(peer_path), "at_least": 2})
+        specs.append({"role": "syncer", "pause": 0.6, "peer": str(peer_path), "at_least": 2})
     if reader:
         specs.append({"role": "reader"})
     procs = []
@@ -1035,8 +1075,13 @@ def run_concurrency(
         spec.update(log=str(log_path), stop=str(stop), side=str(root / f"{spec['role']}-{n}.side"), seed=f"{seed}-{n}")
         Path(spec["side"]).unlink(missing_ok=True)
         procs.append(
-            subprocess.Popen(_child_argv("concurrency", spec), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, start_new_session=True)
+            subprocess.Popen(
+                _child_argv("concurrency", spec),
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                start_new_session=True,
+            )
         )
     failures: list[str] = []
     try:
@@ -1309,7 +1354,7 @@ def build_fuzz_base(root: Path, seed: int = 0) -> FuzzBase:
     transcripts: list[Transcript] = []
     for name, build, peer_mode, real_mode in scenarios:
         roles: set[bool] = set()
-        for attempt in range(8):
+        for _attempt in range(8):
             peer = peer_log(name, build)
             real = root / "record.db"
             shutil.rmtree(real, ignore_errors=True)
@@ -1317,15 +1362,24 @@ def build_fuzz_base(root: Path, seed: int = 0) -> FuzzBase:
             stream, leader = _record(real, peer, peer_mode, real_mode)
             if leader not in roles:
                 roles.add(leader)
-                transcripts.append(Transcript(f"{name}/{'leader' if leader else 'follower'}", _pin_role(stream, leader), leader))
+                transcripts.append(
+                    Transcript(f"{name}/{'leader' if leader else 'follower'}", _pin_role(stream, leader), leader)
+                )
             if len(roles) == 2 or name in ("identical", "empty"):
                 break
     shutil.rmtree(root / "record.db", ignore_errors=True)
     rng.shuffle(transcripts)
-    (root / "transcripts.json").write_text(json.dumps(
-        {"keys": sorted(keys), "transcripts": [
-            {"name": t.name, "leader": t.leader, "stream": base64.b64encode(t.stream).decode()} for t in transcripts]}
-    ))
+    (root / "transcripts.json").write_text(
+        json.dumps(
+            {
+                "keys": sorted(keys),
+                "transcripts": [
+                    {"name": t.name, "leader": t.leader, "stream": base64.b64encode(t.stream).decode()}
+                    for t in transcripts
+                ],
+            }
+        )
+    )
     return FuzzBase(pristine=base, work=root / "work.db", transcripts=transcripts, keys=keys)
 
 
@@ -1361,8 +1415,24 @@ def _hello_doc(rng: random.Random) -> dict[str, Any]:
     }
 
 
-_HOSTILE_VALUES: list[Any] = [None, -1, 0, 2**70, -(2**63), 1.5, float("nan"), "", "x", "../../etc/passwd", [], {}, True,
-                              "A" * 10_000, ["seg-../../x.parquet"], {"file": "../evil"}]
+_HOSTILE_VALUES: list[Any] = [
+    None,
+    -1,
+    0,
+    2**70,
+    -(2**63),
+    1.5,
+    float("nan"),
+    "",
+    "x",
+    "../../etc/passwd",
+    [],
+    {},
+    True,
+    "A" * 10_000,
+    ["seg-../../x.parquet"],
+    {"file": "../evil"},
+]
 
 
 def mutate_hello(payload: bytes, rng: random.Random) -> bytes:
@@ -1377,7 +1447,13 @@ def mutate_hello(payload: bytes, rng: random.Random) -> bytes:
             doc.pop(field_, None)
         elif roll < 0.4 and field_ == "segments":
             paths = b"".join(p.ljust(12, b"\0")[:12] for p in (b"../../etc/pw", b"/tmp/evil.pq", b"seg-..\\x.pq"))
-            doc["segments"] = rng.choice([base64.b64encode(paths).decode(), "!!notbase64!!", base64.b64encode(rng.randbytes(rng.randrange(40))).decode()])
+            doc["segments"] = rng.choice(
+                [
+                    base64.b64encode(paths).decode(),
+                    "!!notbase64!!",
+                    base64.b64encode(rng.randbytes(rng.randrange(40))).decode(),
+                ]
+            )
         else:
             value = rng.choice(_HOSTILE_VALUES)
             doc[field_] = value
@@ -1408,8 +1484,28 @@ def mutate_stream(transcript: bytes, rng: random.Random) -> tuple[str, bytes]:
     frames = split_frames(transcript)
     names = []
     for _ in range(rng.randrange(1, 4)):
-        op = rng.choice(["flip", "truncate", "insert", "delete", "drop", "dup", "swap", "kind", "payload", "payload_flip",
-                         "length", "huge", "hello", "nodes", "nodes_dup", "extra", "clock", "flags"])
+        op = rng.choice(
+            [
+                "flip",
+                "truncate",
+                "insert",
+                "delete",
+                "drop",
+                "dup",
+                "swap",
+                "kind",
+                "payload",
+                "payload_flip",
+                "length",
+                "huge",
+                "hello",
+                "nodes",
+                "nodes_dup",
+                "extra",
+                "clock",
+                "flags",
+            ]
+        )
         names.append(op)
         if op in ("flip", "truncate", "insert", "delete"):
             data = bytearray(join_frames(frames))
@@ -1443,8 +1539,11 @@ def mutate_stream(transcript: bytes, rng: random.Random) -> tuple[str, bytes]:
         elif op in ("length", "huge"):
             from hyperframe.sync.framing import PREAMBLE
 
-            lie = rng.choice([0, 1, len(payload) + 1, len(payload) * 2 + 9]) if op == "length" else rng.choice(
-                [2**32 - 1, 2**31, 64 * 2**20 + 1, 64 * 2**20, rng.randrange(2**32)])
+            lie = (
+                rng.choice([0, 1, len(payload) + 1, len(payload) * 2 + 9])
+                if op == "length"
+                else rng.choice([2**32 - 1, 2**31, 64 * 2**20 + 1, 64 * 2**20, rng.randrange(2**32)])
+            )
             head = join_frames(frames[:j])
             tail = join_frames(frames[j + 1 :])[len(PREAMBLE) :]
             return "+".join(names), head + frame_bytes(kind, payload, clock, flags, length=lie) + tail
@@ -1462,7 +1561,9 @@ def mutate_stream(transcript: bytes, rng: random.Random) -> tuple[str, bytes]:
                 j = rng.choice(nodes)
                 frames.insert(rng.randrange(j + 1, len(frames) + 1), frames[j])
         elif op == "extra":
-            frames.insert(rng.randrange(len(frames) + 1), (rng.choice(_KINDS), 0, rng.randrange(5), _random_payload(rng)))
+            frames.insert(
+                rng.randrange(len(frames) + 1), (rng.choice(_KINDS), 0, rng.randrange(5), _random_payload(rng))
+            )
         elif op == "clock":
             frames[j] = (kind, flags, rng.choice([0, 0xFFFF, rng.randrange(0x10000)]), payload)
         else:
@@ -1480,11 +1581,16 @@ def generate_stream(rng: random.Random, base: FuzzBase) -> tuple[str, bytes]:
     if roll < 0.10:
         return "preamble+random", PREAMBLE + rng.randbytes(rng.randrange(300))
     if roll < 0.25:
-        frames = [(rng.choice(_KINDS + [rng.randrange(256)]), 0, rng.randrange(6), _random_payload(rng)) for _ in range(rng.randrange(1, 6))]
+        frames = [
+            (rng.choice(_KINDS + [rng.randrange(256)]), 0, rng.randrange(6), _random_payload(rng))
+            for _ in range(rng.randrange(1, 6))
+        ]
         return "random-frames", join_frames(frames)
     if roll < 0.40:
         frames = [(ord("H"), 0, 1, json.dumps(_hello_doc(rng)).encode())]
-        frames += [(rng.choice(_KINDS), 0, rng.randrange(1, 6), _random_payload(rng)) for _ in range(rng.randrange(0, 5))]
+        frames += [
+            (rng.choice(_KINDS), 0, rng.randrange(1, 6), _random_payload(rng)) for _ in range(rng.randrange(0, 5))
+        ]
         return "hello+random", join_frames(frames)
     transcript = rng.choice(base.transcripts)
     if roll < 0.50:
@@ -1659,9 +1765,13 @@ def fuzz_server(spec: dict[str, Any]) -> None:
                 outcome = run_open_stream(base, stream)
             else:
                 outcome = run_session_stream(base, stream, mode=job["mode"], timeout=job.get("timeout", 2.0))
-            result.update(error=type(outcome.error).__name__ if outcome.error else None,
-                          message=str(outcome.error)[:300] if outcome.error else "",
-                          committed=outcome.committed, failures=outcome.failures, seconds=outcome.seconds)
+            result.update(
+                error=type(outcome.error).__name__ if outcome.error else None,
+                message=str(outcome.error)[:300] if outcome.error else "",
+                committed=outcome.committed,
+                failures=outcome.failures,
+                seconds=outcome.seconds,
+            )
         if crashes:
             result["failures"] = result["failures"] + [f"a protocol thread died: {c}" for c in crashes]
             crashes.clear()
@@ -1680,8 +1790,13 @@ class FuzzWorker:
     def _start(self) -> subprocess.Popen[bytes]:
         spec = {"root": str(self.root), "work": f"work-{self.name}.db"}
         with open(self.root / f"worker-{self.name}.stderr", "ab") as err:
-            proc = subprocess.Popen(_child_argv("fuzz", spec), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err,
-                                    start_new_session=True)
+            proc = subprocess.Popen(
+                _child_argv("fuzz", spec),
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=err,
+                start_new_session=True,
+            )
         if _wait_line(proc, 60) != "ready":
             _kill_group(proc)
             raise RuntimeError("the fuzz worker did not start")
@@ -1693,18 +1808,29 @@ class FuzzWorker:
         proc = self.proc
         assert proc.stdin is not None and proc.stdout is not None
         try:
-            proc.stdin.write(json.dumps({"size": len(stream), "target": target, "mode": mode, "timeout": timeout}).encode() + b"\n")
+            proc.stdin.write(
+                json.dumps({"size": len(stream), "target": target, "mode": mode, "timeout": timeout}).encode() + b"\n"
+            )
             proc.stdin.write(stream)
             proc.stdin.flush()
-            line = _wait_line(proc, timeout * 3 + 10)
+            wait = timeout * 2 + 6
+            line = _wait_line(proc, wait)
         except (BrokenPipeError, OSError):
             line = ""
         if line:
             return json.loads(line)
+        hung = proc.poll() is None
         _kill_group(proc)  # dead (a crash) or hung
         self.proc = None
         self.restarts += 1
-        how = f"signal {-proc.returncode} ({signal.Signals(-proc.returncode).name})" if proc.returncode and proc.returncode < 0 else f"status {proc.returncode}"
+        if hung:
+            return {
+                "error": "hung",
+                "committed": False,
+                "failures": [f"the stream hung its process for over {wait:.0f} s (a {timeout:g} s timeout); killed it"],
+            }
+        code = proc.returncode
+        how = f"signal {-code} ({signal.Signals(-code).name})" if code and code < 0 else f"status {code}"
         return {"error": "died", "committed": False, "failures": [f"the process running the stream died: {how}"]}
 
     def close(self) -> None:
@@ -1721,8 +1847,16 @@ def fuzz_job(seed: int, n: int, base: FuzzBase, sessions_share: float) -> tuple[
     return name, stream, target, rng.choice(["sync", "sync", "sync", "push", "pull"])
 
 
-def run_fuzz(root: Path, *, streams: int = 10_000, sessions: int = 4000, seed: int = 0, seconds: float = 600,
-             open_streams: int = 40, jobs: int = 2) -> PartResult:
+def run_fuzz(
+    root: Path,
+    *,
+    streams: int = 10_000,
+    sessions: int = 4000,
+    seed: int = 0,
+    seconds: float = 600,
+    open_streams: int = 40,
+    jobs: int = 2,
+) -> PartResult:
     """``streams`` generated streams: about ``sessions`` through a whole Session, the rest through the decoders."""
     start = time.monotonic()
     deadline = start + seconds
@@ -1794,7 +1928,9 @@ def limit_big_value(root: Path, megabytes: int = 8) -> list[str]:
     a, b, c = root / "big-a.db", root / "big-b.db", root / "big-c.db"
     for p in (a, b, c):
         shutil.rmtree(p, ignore_errors=True)
-    value = "".join(random.Random(megabytes).choice("abcdefghij") for _ in range(1000)) * (megabytes * 1024 * 1024 // 1000)
+    value = "".join(random.Random(megabytes).choice("abcdefghij") for _ in range(1000)) * (
+        megabytes * 1024 * 1024 // 1000
+    )
     log = hyperframe.open(a)
     small = log.add("small")
     node = log.add(value, links=[small.key])
@@ -1821,8 +1957,13 @@ def limit_many_heads(root: Path, heads: int = 100_000) -> list[str]:
     log = hyperframe.open(a)
     log.batch([{"value": f"head-{i}"} for i in range(heads)])
     start = time.monotonic()
-    proc = subprocess.run([sys.executable, "-c", "import sys, hyperframe; print(len(hyperframe.open(sys.argv[1]).heads()))", str(a)],
-                          capture_output=True, text=True, timeout=120, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-c", "import sys, hyperframe; print(len(hyperframe.open(sys.argv[1]).heads()))", str(a)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     took = time.monotonic() - start
     if proc.stdout.strip() != str(heads):
         failures.append(f"a fresh process sees {proc.stdout.strip()!r} heads, not {heads}: {proc.stderr[-300:]}")
@@ -1835,7 +1976,9 @@ def limit_many_heads(root: Path, heads: int = 100_000) -> list[str]:
         except Exception as exc:  # noqa: BLE001
             failures.append(f"syncing {heads} heads into {target.name}: {type(exc).__name__}: {exc}")
     if len(hyperframe.open(b).heads()) != heads or len(hyperframe.open(c).heads()) != heads + 50:
-        failures.append(f"after syncing, heads are {len(hyperframe.open(b).heads())} and {len(hyperframe.open(c).heads())}")
+        failures.append(
+            f"after syncing, heads are {len(hyperframe.open(b).heads())} and {len(hyperframe.open(c).heads())}"
+        )
     merge = hyperframe.open(c).append("merge everything")
     if len(merge.links) != heads + 50 or hyperframe.open(c).heads() != [merge.key]:
         failures.append(f"append over {heads + 50} heads linked {len(merge.links)}")
@@ -1877,7 +2020,7 @@ def limit_length_prefix(root: Path) -> list[str]:
 
 
 def limit_oversized_value(root: Path, megabytes: int = 70) -> list[str]:
-    """A value bigger than one frame can hold is stored, but replication refuses it cleanly (no hang, no partial commit)."""
+    """A value bigger than one frame holds is stored; replication refuses it cleanly (no hang, no partial commit)."""
     failures: list[str] = []
     a, b = root / "huge-a.db", root / "huge-b.db"
     for p in (a, b):
@@ -1895,7 +2038,9 @@ def limit_oversized_value(root: Path, megabytes: int = 70) -> list[str]:
         failures.append(f"replicating a {megabytes} MB value raised {type(exc).__name__}: {exc}")
     if time.monotonic() - start > 30:
         failures.append(f"refusing a {megabytes} MB value took {time.monotonic() - start:.0f} s")
-    if {k: v for k, v in tree_state(b).items() if not k.endswith("lock")} != {k: v for k, v in before.items() if not k.endswith("lock")}:
+    if {k: v for k, v in tree_state(b).items() if not k.endswith("lock")} != {
+        k: v for k, v in before.items() if not k.endswith("lock")
+    }:
         failures.append("the receiving log changed although replication failed")
     return failures
 
@@ -1920,7 +2065,9 @@ def run_limits(root: Path) -> PartResult:
         except Exception as exc:  # noqa: BLE001
             failures.append(f"{name}: {type(exc).__name__}: {exc}")
         took.append(f"{name} {time.monotonic() - t:.1f} s")
-    line = f"limits: cases {len(LIMITS)}, failures {len(failures)} ({'; '.join(took)}) in {time.monotonic() - start:.1f} s"
+    line = (
+        f"limits: cases {len(LIMITS)}, failures {len(failures)} ({'; '.join(took)}) in {time.monotonic() - start:.1f} s"
+    )
     return PartResult("limits", line, failures)
 
 
@@ -1945,7 +2092,9 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] == "_child":
         return child_main(argv[1:])
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--trials", type=int, default=200, help="crash trials (kills) [200]")
     parser.add_argument("--seed", type=int, default=0, help="seed for every random choice [0]")
     parser.add_argument("--seconds", type=float, default=600, help="time bound of each time-driven part [600]")
@@ -1965,20 +2114,16 @@ def main(argv: list[str] | None = None) -> int:
     results: list[PartResult] = []
     try:
         for part in parts:
-            if part == "crash":
-                result = run_crash(workdir / "crash", trials=args.trials, seed=args.seed, seconds=args.seconds, jobs=args.jobs)
-            elif part == "corruption":
-                result = run_corruption(workdir / "corruption", seed=args.seed)
-            elif part == "fuzz":
-                result = run_fuzz(workdir / "fuzz", streams=args.streams, sessions=args.streams * 2 // 5, seed=args.seed,
-                                  seconds=args.seconds)
-            elif part == "limits":
-                result = run_limits(workdir / "limits")
-            elif part == "concurrency":
-                w, n = (int(x) for x in args.writers.split("x"))
-                result = run_concurrency(workdir / "concurrency", writers=w, per_writer=n, seed=args.seed)
-            else:
-                continue
+            try:
+                result = run_part(part, args, workdir)
+            except Exception as exc:  # noqa: BLE001 - a part that cannot run is a failure, the others still run
+                import traceback
+
+                result = PartResult(
+                    part,
+                    f"{part}: could not run, failures 1",
+                    [f"{type(exc).__name__}: {exc}\n" + traceback.format_exc()[-1500:]],
+                )
             for failure in result.failures:
                 print(f"FAIL {result.name}: {failure}", flush=True)
             print(result.line, flush=True)
@@ -1986,9 +2131,27 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if not args.keep and args.workdir is None:
             shutil.rmtree(workdir, ignore_errors=True)
-    failures = sum(len(r.failures) for r in results)
+    failures = sum(r.failed for r in results)
     print(f"total: failures {failures}")
     return 1 if failures else 0
+
+
+def run_part(part: str, args: argparse.Namespace, workdir: Path) -> PartResult:
+    """Run one part at the size the command line asks for."""
+    if part == "crash":
+        return run_crash(workdir / "crash", trials=args.trials, seed=args.seed, seconds=args.seconds, jobs=args.jobs)
+    if part == "corruption":
+        return run_corruption(workdir / "corruption", seed=args.seed)
+    if part == "concurrency":
+        writers, per_writer = (int(x) for x in args.writers.split("x"))
+        return run_concurrency(workdir / "concurrency", writers=writers, per_writer=per_writer, seed=args.seed)
+    if part == "fuzz":
+        return run_fuzz(
+            workdir / "fuzz", streams=args.streams, sessions=args.streams * 2 // 5, seed=args.seed, seconds=args.seconds
+        )
+    if part == "limits":
+        return run_limits(workdir / "limits")
+    raise ValueError(f"unknown part {part}")
 
 
 if __name__ == "__main__":

@@ -328,8 +328,8 @@ class Log(NotebookMixin):
             current = self._store.latest()
             if current is None:
                 return None
-            current = self._store.compact(current, everything=True)
-            self._store.remove_orphans(current, retain_seconds)
+            current = self._store.compact(current, everything=True, retain_seconds=retain_seconds)
+            self._store.remove_orphans(current, now=retain_seconds <= 0)
             self._manifest = current
         return current
 

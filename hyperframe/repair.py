@@ -147,8 +147,8 @@ def repair_log(path: str | Path) -> RepairReport:
                 kept.append(table)
         report.kept_nodes = sum(t.num_rows for t in kept)
         # what the trusted manifest listed and did not survive, plus unlisted nodes that lost their history
-        listed = base.nodes if base is not None else 0
-        report.dropped_nodes = max(0, listed - report.kept_nodes) + unlinked
+        trusted = base.nodes if base is not None else 0
+        report.dropped_nodes = max(0, trusted - report.kept_nodes) + unlinked
         current: Manifest | None = base
         if changed:
             newest = mf.manifest_versions(store.path)

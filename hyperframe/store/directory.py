@@ -31,7 +31,13 @@ AUTO_COMPACT_SEGMENTS = 16
 SMALL_SEGMENT_ROWS = 65_536
 
 
-class SegmentGone(Exception):
+def _still_retired(manifest: Manifest) -> tuple[tuple[str, float], ...]:
+    """Retired files whose time is not up yet."""
+    now = time.time()
+    return tuple(r for r in manifest.retired if r[1] > now)
+
+
+class SegmentGone(FileNotFoundError):
     """A segment was compacted away while a reader was looking at an older manifest."""
 
 
@@ -109,17 +115,30 @@ class LogStore:
             heads=heads,
             fingerprint=fingerprint,
             created=time.time(),
+            retired=_still_retired(current),
         )
         self._publish(manifest)
         return manifest
 
-    def replace_segments(self, current: Manifest, first: int, last: int, table: pa.Table) -> Manifest:
-        """Replace segments ``first..last-1`` by one segment holding the same rows (lock held)."""
+    def replace_segments(
+        self, current: Manifest, first: int, last: int, table: pa.Table, retain_seconds: float = mf.RETAIN_SECONDS
+    ) -> Manifest:
+        """Replace segments ``first..last-1`` by one segment holding the same rows (lock held).
+
+        The replaced files are *retired*: they stay on disk for ``retain_seconds`` so that
+        readers and replications that started from an older manifest can finish.
+        """
         info = segments.write(self.path, table, current.encoding)
-        manifest = current.next(
-            segments=current.segments[:first] + (info,) + current.segments[last:], created=time.time()
+        until = time.time() + retain_seconds
+        replaced = tuple(
+            (s.file, until) for s in current.segments[first:last] if s.file != info.file and retain_seconds > 0
         )
-        self._publish(manifest)  # the old files stay while older manifests list them
+        manifest = current.next(
+            segments=current.segments[:first] + (info,) + current.segments[last:],
+            created=time.time(),
+            retired=_still_retired(current) + replaced if retain_seconds > 0 else (),
+        )
+        self._publish(manifest)
         return manifest
 
     def _publish(self, manifest: Manifest) -> None:
@@ -132,7 +151,9 @@ class LogStore:
         if mf.prune_old(self.path):  # segments only the pruned manifests listed can go too
             self._delete_unlisted(manifest)
 
-    def compact(self, current: Manifest, *, everything: bool) -> Manifest:
+    def compact(
+        self, current: Manifest, *, everything: bool, retain_seconds: float = mf.RETAIN_SECONDS
+    ) -> Manifest:
         """Merge segments, keeping change order (lock held).
 
         ``everything`` merges the whole log into one segment; otherwise only the trailing
@@ -150,7 +171,7 @@ class LogStore:
         if len(segs) - first < 2:
             return current
         table = self.read_tables(segs[first:])
-        return self.replace_segments(current, first, len(segs), table)
+        return self.replace_segments(current, first, len(segs), table, retain_seconds)
 
     def read_tables(self, infos: Sequence[SegmentInfo], columns: list[str] | None = None) -> pa.Table:
         import pyarrow as pa
@@ -187,9 +208,12 @@ class LogStore:
                 file=info.file,
             ) from None
 
-    def referenced(self, current: Manifest | None) -> set[str]:
-        """Segment files listed by the current manifest or a retained older one."""
+    def referenced(self, current: Manifest | None, *, retired: bool = True) -> set[str]:
+        """Segment files listed by the current manifest, retired but not yet due (unless
+        ``retired`` is False), or listed by a retained older manifest."""
         live = {s.file for s in current.segments} if current else set()
+        if current is not None and retired:
+            live.update(file for file, _ in _still_retired(current))
         for version in mf.manifest_versions(self.path):
             if current is not None and version == current.version:
                 continue
@@ -199,28 +223,30 @@ class LogStore:
                 continue
         return live
 
-    def orphans(self, current: Manifest | None) -> list[Path]:
+    def orphans(self, current: Manifest | None, *, retired: bool = True) -> list[Path]:
         """Files a dead writer left behind: segments no manifest lists, and temporary files.
 
-        Segments replaced by a compaction are not orphans while a retained older manifest
-        lists them: a reader or a replication may still be reading them.
+        Segments replaced by a compaction are not orphans while they are retired (5 minutes)
+        or a retained older manifest lists them: a reader or a replication may still be
+        reading them.
         """
-        live = self.referenced(current)
+        live = self.referenced(current, retired=retired)
         found = [p for p in self.path.glob("seg-*.parquet") if p.name not in live]
         found += list(self.path.glob(f".*{TMP_SUFFIX}"))
         found += list((self.meta / mf.MANIFEST_DIR).glob(f".*{TMP_SUFFIX}"))
         return sorted(found)
 
-    def remove_orphans(self, current: Manifest | None, retain_seconds: float = mf.RETAIN_SECONDS) -> list[Path]:
-        """Drop manifests older than ``retain_seconds`` and every file no remaining one lists.
+    def remove_orphans(self, current: Manifest | None, *, now: bool = False) -> list[Path]:
+        """Delete every file nothing references any more (see :meth:`orphans`).
 
         Call with the lock held, so no writer is between writing a segment and publishing.
+        ``now`` also drops every older manifest and every retired segment at once.
         """
-        mf.prune_old(self.path, retain_seconds)
-        return self._delete_unlisted(current)
+        mf.prune_old(self.path, 1 if now else mf.KEEP_OLD)
+        return self._delete_unlisted(current, retired=not now)
 
-    def _delete_unlisted(self, current: Manifest | None) -> list[Path]:
-        gone = self.orphans(current)
+    def _delete_unlisted(self, current: Manifest | None, *, retired: bool = True) -> list[Path]:
+        gone = self.orphans(current, retired=retired)
         for p in gone:
             p.unlink(missing_ok=True)
         return gone

@@ -20,8 +20,10 @@ FORMAT = 1
 META_DIR = "_hyperframe"
 MANIFEST_DIR = "manifests"
 _NAME = re.compile(r"^v(\d{20})\.json$")
-#: how long a replaced manifest (and the segments only it lists) stays for readers and
-#: replications that started from it, in seconds
+#: how many older manifests stay behind for readers that are still looking at them
+KEEP_OLD = 8
+#: how long a segment replaced by a compaction stays on disk for readers and replications
+#: that started before it, in seconds
 RETAIN_SECONDS = 300.0
 
 
@@ -49,6 +51,8 @@ class Manifest:
     heads: tuple[str, ...] = ()  # hex keys, ascending
     fingerprint: str = "0" * 64  # XOR of every key (hex): equal sets, equal fingerprints
     created: float = 0.0
+    #: segment files a compaction replaced, with the time after which they may be deleted
+    retired: tuple[tuple[str, float], ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -69,6 +73,8 @@ class Manifest:
             "segments": [s.to_json() for s in self.segments],
             "heads": list(self.heads),
         }
+        if self.retired:
+            doc["retired"] = [list(r) for r in self.retired]
         return json.dumps(doc, separators=(",", ":")).encode()
 
     @classmethod
@@ -91,7 +97,11 @@ class Manifest:
                 heads=tuple(str(h) for h in doc["heads"]),
                 fingerprint=str(doc["fingerprint"]),
                 created=float(doc.get("created", 0.0)),
+                retired=tuple((str(f), float(t)) for f, t in doc.get("retired", [])),
             )
+            for file, _ in manifest.retired:
+                if not file.startswith("seg-") or file != segment_file_name(file[4:-8]):
+                    raise ValueError(f"retired file name {file!r} is not a segment name")
             if int(doc["nodes"]) != manifest.nodes:
                 raise ValueError("node count does not match its segments")
             ids: set[str] = set()
@@ -156,19 +166,9 @@ def publish(log_dir: Path, manifest: Manifest) -> bool:
     return publish_exclusive(temp, manifest_path(log_dir, manifest.version))
 
 
-def prune_old(log_dir: Path, retain_seconds: float = RETAIN_SECONDS) -> bool:
-    """Remove replaced manifests older than ``retain_seconds`` (write lock held); True if any went."""
-    import time
-
-    versions = manifest_versions(log_dir)
-    cutoff = time.time() - retain_seconds
-    removed = False
-    for version in versions[:-1]:
-        path = manifest_path(log_dir, version)
-        try:
-            if retain_seconds <= 0 or path.stat().st_mtime < cutoff:
-                path.unlink()
-                removed = True
-        except FileNotFoundError:
-            continue
-    return removed
+def prune_old(log_dir: Path, keep: int = KEEP_OLD) -> bool:
+    """Remove all but the newest ``keep`` manifests (write lock held); True if any went."""
+    old = manifest_versions(log_dir)[:-keep]
+    for version in old:
+        manifest_path(log_dir, version).unlink(missing_ok=True)
+    return bool(old)

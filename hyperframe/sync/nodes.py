@@ -84,11 +84,11 @@ class Incoming:
         keys = segments.split_keys(segments.key_bytes(table.column("key")))
         bad = segments.mismatched_rows(table)
         if bad:
-            key = keys[bad[0]].hex()
+            claimed = keys[bad[0]].hex()
             raise RejectedNodeError(
-                f"the peer sent node {key} whose key does not match its links and value "
+                f"the peer sent node {claimed} whose key does not match its links and value "
                 "(tampered or corrupt); nothing from this transfer was committed",
-                key=key,
+                key=claimed,
             )
         offsets, flat = segments.links_per_row(table)
         links = segments.split_keys(flat)
