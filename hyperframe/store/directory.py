@@ -29,6 +29,9 @@ if TYPE_CHECKING:
 AUTO_COMPACT_SEGMENTS = 16
 #: segments with fewer rows than this are merged by automatic compaction
 SMALL_SEGMENT_ROWS = 65_536
+#: every this many commits, files no manifest needs any more (expired retired segments,
+#: leftovers of crashed writers) are deleted; `compact` and `repair` always do it
+GC_EVERY = 16
 
 
 def _still_retired(manifest: Manifest) -> tuple[tuple[str, float], ...]:
@@ -148,7 +151,8 @@ class LogStore:
                 "the lock; nothing was committed, try again",
                 path=self.path,
             )
-        if mf.prune_old(self.path):  # segments only the pruned manifests listed can go too
+        mf.prune_old(self.path)
+        if manifest.version % GC_EVERY == 0:  # now and then, delete what no manifest needs any more
             self._delete_unlisted(manifest)
 
     def compact(

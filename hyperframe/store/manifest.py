@@ -20,6 +20,7 @@ FORMAT = 1
 META_DIR = "_hyperframe"
 MANIFEST_DIR = "manifests"
 _NAME = re.compile(r"^v(\d{20})\.json$")
+_SEGMENT_ID = re.compile(r"[0-9a-f]{64}")
 #: how many older manifests stay behind for readers that are still looking at them
 KEEP_OLD = 8
 #: how long a segment replaced by a compaction stays on disk for readers and replications
@@ -124,7 +125,7 @@ class Manifest:
 
 def segment_file_name(segment_id: str) -> str:
     """The file name of a segment: derived from its content hash, never taken from a peer."""
-    if len(segment_id) != 64 or not all(c in "0123456789abcdef" for c in segment_id):
+    if not _SEGMENT_ID.fullmatch(segment_id):
         raise ValueError(f"bad segment id {segment_id!r}")
     return f"seg-{segment_id}.parquet"
 
