@@ -11,7 +11,6 @@ import base64
 import hashlib
 import json
 import os
-import random
 import resource
 import socket
 import struct
@@ -24,6 +23,7 @@ from pathlib import Path
 
 import pyarrow as pa
 import pytest
+from sync_helpers import grow
 
 import hyperframe
 from hyperframe import Log, node_key
@@ -38,24 +38,6 @@ FAKE_FINGERPRINT = "ab" * 32
 Row = tuple[bytes, list[bytes], bytes]
 
 # --- building a log and a fake peer's messages -------------------------------------------------
-
-
-def grow(log: Log, n: int, tag: str, *, batches: int = 1) -> list[str]:
-    rng = random.Random(tag)
-    pool = list(log.heads())
-    made: list[str] = []
-    per = -(-n // batches)
-    for b in range(batches):
-        docs = []
-        for i in range(b * per, min(n, (b + 1) * per)):
-            k = min(len(pool), rng.choice([0, 1, 1, 2]))
-            links = rng.sample(pool[-50:], k) if k else []
-            value = f"{tag}-{i}"
-            pool.append(node_key(value.encode(), links))
-            made.append(pool[-1])
-            docs.append({"value": value, "links": links})
-        log.batch(docs)
-    return made
 
 
 def real_log(tmp_path: Path, n: int = 20, name: str = "real") -> Log:
@@ -280,9 +262,7 @@ def test_a_peer_that_disconnects_after_some_nodes(tmp_path: Path, peer: FakePeer
     before = state(log.path)
     rows = rows_after(log.heads(), 30, "fake")
     payloads = nodes_payloads(rows[:10]) + nodes_payloads(rows[10:20])
-    peer.play(
-        PREAMBLE, frame(Kind.HELLO, copy_plus_hello(log, 30)), *(frame(Kind.NODES, p, 2) for p in payloads)
-    )
+    peer.play(PREAMBLE, frame(Kind.HELLO, copy_plus_hello(log, 30)), *(frame(Kind.NODES, p, 2) for p in payloads))
 
     with pytest.raises(hyperframe.ProtocolError, match="closed"):
         run_real(log, peer)
@@ -713,9 +693,7 @@ def test_a_sketch_bigger_than_the_reconciliation_can_need_is_refused(tmp_path: P
 
 def test_a_sketch_of_partial_cells_is_refused(tmp_path: Path, peer: FakePeer) -> None:
     log = real_log(tmp_path)
-    peer.play(
-        PREAMBLE, frame(Kind.HELLO, hello(nodes=20, nonce="0" * 32)), frame(Kind.SKETCH, b"\x01" * 37, 2)
-    )
+    peer.play(PREAMBLE, frame(Kind.HELLO, hello(nodes=20, nonce="0" * 32)), frame(Kind.SKETCH, b"\x01" * 37, 2))
     with pytest.raises(hyperframe.ProtocolError, match="SKETCH"):
         run_real(log, peer)
 
@@ -760,9 +738,7 @@ def test_malformed_reconciliation_messages_are_refused(
 # --- the same attacks on a real `hyperframe replicate` process's stdin ------------------------------
 
 
-def replicate_process(
-    path: Path, stdin: bytes, *args: str, timeout: float = 60
-) -> subprocess.CompletedProcess[bytes]:
+def replicate_process(path: Path, stdin: bytes, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[bytes]:
     return subprocess.run(
         [sys.executable, "-m", "hyperframe", "replicate", str(path), "--timeout", "5", *args],
         input=stdin,

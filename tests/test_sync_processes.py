@@ -9,7 +9,6 @@ hold exactly the union, with the same heads, and pass `verify`.
 from __future__ import annotations
 
 import hashlib
-import random
 import shlex
 import shutil
 import subprocess
@@ -18,35 +17,15 @@ import time
 from pathlib import Path
 
 import pytest
+from sync_helpers import grow
 
 import hyperframe
-from hyperframe import Log, node_key
 from hyperframe.verify import verify_log
 
 HF = [sys.executable, "-m", "hyperframe"]
 Content = dict[str, tuple[object, tuple[str, ...]]]
 
 # --- helpers ------------------------------------------------------------------------------
-
-
-def grow(log: Log, n: int, tag: str, *, batches: int = 1) -> list[str]:
-    """Add ``n`` nodes (values ``tag-i``) in ``batches`` commits; each links 0-2 recent nodes."""
-    rng = random.Random(tag)
-    pool = list(log.heads())
-    made: list[str] = []
-    per = -(-n // batches)
-    for b in range(batches):
-        docs = []
-        for i in range(b * per, min(n, (b + 1) * per)):
-            k = min(len(pool), rng.choice([0, 1, 1, 2]))
-            links = rng.sample(pool[-50:], k) if k else []
-            value: object = {"tag": tag, "i": i} if log.encoding.name == "json" else f"{tag}-{i}"
-            pool.append(node_key(log.encoding.encode(value), links))
-            made.append(pool[-1])
-            docs.append({"value": value, "links": links})
-        if docs:
-            log.batch(docs)
-    return made
 
 
 def content(path: Path) -> Content:
@@ -93,9 +72,7 @@ def state(path: Path) -> dict[str, str]:
 
 def replicate_cmd(path: Path, *args: str) -> str:
     """A shell command running this interpreter's `hyperframe replicate PATH ARGS`."""
-    return " ".join(
-        [shlex.quote(sys.executable), "-m", "hyperframe", "replicate", shlex.quote(str(path)), *args]
-    )
+    return " ".join([shlex.quote(sys.executable), "-m", "hyperframe", "replicate", shlex.quote(str(path)), *args])
 
 
 def run(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
