@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from ..errors import EncodingError, NotALogError
+from ..errors import EncodingError, NodeNotFoundError, NotALogError, UnknownLinkError
 from ..log import Log
 from ..log import open as open_log
 from .output import FORMATS, default_format, write_nodes
@@ -84,8 +84,21 @@ def add(directory: Path, value: str, links: tuple[str, ...]) -> None:
     hyperframe add log.db world --link 8c7efb22...
     """
     log = open_log(directory)
-    full = [link if len(link) == 64 else log.get(link).key for link in links]
-    click.echo(log.add(read_value(log, value), links=full).key)
+    click.echo(log.add(read_value(log, value), links=[resolve_link(log, link) for link in links]).key)
+
+
+def resolve_link(log: Log, link: str) -> str:
+    """A full key for a ``--link`` given as a key or a unique prefix."""
+    if len(link) == 64:
+        return link
+    try:
+        return log.get(link).key
+    except NodeNotFoundError:
+        raise UnknownLinkError(
+            f"link {link} is not in {log.path}; add that node first or replicate it in "
+            "(`hyperframe sync`), then try again. Nothing was written.",
+            key=link,
+        ) from None
 
 
 @click.command()
