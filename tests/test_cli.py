@@ -403,6 +403,11 @@ def test_seed_scenario_two_logs_and_the_refused_unknown_link(
     assert snapshot(log2) == before
     assert [n["value"] for n in jsonl(run("list", log2).out)] == ["hi", "hi again", "third"]
 
+    by_prefix = run("add", log2, "hi from log2", "--link", world[:8])  # as typed in the README
+    assert by_prefix.is_one_line_error()
+    assert f"link {world[:8]} is not in" in by_prefix.err and "Nothing was written" in by_prefix.err
+    assert snapshot(log2) == before
+
     merge = run("append", log1, "merge").out.strip()
     assert run("heads", log1).lines == [merge]
     assert [n["value"] for n in jsonl(run("list", log1).out)] == ["hello", "world", "merge"]
