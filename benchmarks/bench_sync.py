@@ -116,10 +116,10 @@ def bench_clone_small(ctx: Context) -> None:
 
     # the same clone through two real OS processes wired by `hyperframe pipe`
     cmd = hyperframe_command()
-    from hyperframe.sync.transport import command_line
+    from shlex import join
 
     b = ctx.fresh(f"clone-{n}-b-pipe.db")
-    line = [*cmd, "pipe", command_line(*cmd, "replicate", str(a)), command_line(*cmd, "replicate", str(b))]
+    line = [*cmd, "pipe", join([*cmd, "replicate", str(a)]), join([*cmd, "replicate", str(b)])]
     wall, _ = run_timed(line, timeout=REPLICATE_TIMEOUT)
     assert _state(b) == _state(a), "the two-process clone differs from its source"
     ctx.emit(

@@ -183,11 +183,11 @@ class Log(NotebookMixin):
         if not appends:  # keys do not depend on the log's state: hash once, outside the lock
             links_of: list[list[bytes]] = links_in  # type: ignore[assignment]
             keys = [node_key_bytes(value, links) for value, links in zip(values, links_of)]
+        checked: list[int] | None = None  # rows validated against an empty log
         if self._refresh() is None:  # nothing on disk yet: refuse bad input before creating anything
             if appends:
-                self._new_rows(*self._keys_with_heads(values, links_in, (), set), set())
-            else:
-                self._new_rows(keys, links_of, set())
+                keys, links_of = self._keys_with_heads(values, links_in, (), set)
+            checked = self._new_rows(keys, links_of, set())
         with store.lock():
             current = store.latest() or store.initialize(encoding)
             if current.encoding != encoding:  # another handle created the log meanwhile
@@ -198,12 +198,14 @@ class Log(NotebookMixin):
             index = self._keys
             index.refresh(current)
 
-            if appends:
-                keys, links_of = self._keys_with_heads(values, links_in, current.heads, index.stored_set)
-
-            linked = [link for links in links_of for link in links]
-            existing = index.present(keys + linked) if len(index) else set()
-            new_rows = self._new_rows(keys, links_of, existing)
+            if checked is not None and not len(index):
+                new_rows = checked  # still empty: the check above stands, keys included
+            else:
+                if appends:
+                    keys, links_of = self._keys_with_heads(values, links_in, current.heads, index.stored_set)
+                linked = [link for links in links_of for link in links]
+                existing = index.present(keys + linked) if len(index) else set()
+                new_rows = self._new_rows(keys, links_of, existing)
             if new_rows:
                 if len(new_rows) == len(keys):
                     table = segments.make_table(keys, links_of, values)
@@ -419,17 +421,18 @@ class Log(NotebookMixin):
     def _nodes(self, table: pa.Table, first: int, file: str, reverse: bool) -> Iterator[Node]:
         decode = self.encoding.decode
         keys = table.column("key").to_pylist()
+        bad = segments.mismatched_rows(table)
+        if bad:
+            raise CorruptLogError(
+                f"node {keys[bad[0]].hex()} in {file} does not match its content; "
+                f"run `hyperframe verify {self.path}` and `hyperframe repair {self.path}`",
+                path=self.path,
+                file=file,
+            )
         links = table.column("links").to_pylist()
         values = table.column("value").to_pylist()
         rows = range(len(keys) - 1, -1, -1) if reverse else range(len(keys))
         for r in rows:
-            if node_key_bytes(values[r], links[r]) != keys[r]:
-                raise CorruptLogError(
-                    f"node {keys[r].hex()} in {file} does not match its content; "
-                    f"run `hyperframe verify {self.path}` and `hyperframe repair {self.path}`",
-                    path=self.path,
-                    file=file,
-                )
             yield Node(keys[r].hex(), tuple(link.hex() for link in links[r]), decode(values[r]), first + r + 1)
 
     def to_arrow_raw(self) -> pa.Table:

@@ -71,8 +71,3 @@ def publish_exclusive(temp: Path, target: Path) -> bool:
     temp.unlink(missing_ok=True)
     fsync_dir(target.parent)
     return True
-
-
-def write_file(target: Path, data: bytes) -> None:
-    """Durably write a whole small file that may replace an older one."""
-    publish_replace(write_temp(target.parent, data), target)

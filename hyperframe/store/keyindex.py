@@ -34,12 +34,17 @@ class KeyIndex:
         fresh: dict[str, pa.Array] = {}
         offsets = [0]
         for info in infos:
-            keys = self._cache.get(info.id)
-            if keys is None:
-                keys = segments.one_array(self._read(info, ["key"]).column("key"))
+            keys = self.keys_of(info)
             fresh[info.id] = keys
             offsets.append(offsets[-1] + len(keys))
         self._cache, self._order, self._offsets = fresh, wanted, offsets
+
+    def keys_of(self, info: SegmentInfo) -> pa.Array:
+        """One segment's key column, from the cache when the segment is loaded already."""
+        keys = self._cache.get(info.id)
+        if keys is None:
+            keys = segments.one_array(self._read(info, ["key"]).column("key"))
+        return keys
 
     def __len__(self) -> int:
         return self._offsets[-1]
@@ -81,13 +86,6 @@ class KeyIndex:
             if row >= 0:
                 return start + row
         return None
-
-    def locate(self, position: int) -> tuple[int, int]:
-        """(segment number, row) of a 0-based change position."""
-        import bisect
-
-        seg = bisect.bisect_right(self._offsets, position) - 1
-        return seg, position - self._offsets[seg]
 
     def offsets(self) -> list[int]:
         return list(self._offsets)

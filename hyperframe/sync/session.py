@@ -283,7 +283,8 @@ class Session:
             self._receive_nodes(expected=len(plan), allowed=can_recv)
 
     def _rest_ids(self, rest: list[SegmentInfo]) -> np.ndarray:
-        parts = [_ids(self.log._store.read_segment(s, ["key"]).column("key")) for s in rest]
+        index = self.log._keys_now()  # loaded once; the receive step's link checks use it too
+        parts = [_ids(index.keys_of(s)) for s in rest]
         return np.concatenate(parts) if parts else np.empty(0, np.uint64)
 
     def _sketch_limit(self, n_me: int, n_peer: int) -> int:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shlex
 import socket
 import subprocess
 import sys
@@ -81,8 +80,3 @@ def wire(first: str, second: str) -> tuple[int, int]:
     for fd in (r1, w1, r2, w2):
         os.close(fd)
     return p1.wait(), p2.wait()
-
-
-def command_line(*words: str) -> str:
-    """Quote words for `wire` (helps tests and docs build commands safely)."""
-    return " ".join(shlex.quote(w) for w in words)
