@@ -10,6 +10,8 @@ Heavy dependencies (pandas, networkx, matplotlib, ipywidgets) load only when use
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from .errors import (
     AmbiguousKeyError,
     CorruptLogError,
@@ -31,23 +33,37 @@ from .errors import (
     UsageError,
 )
 from .keys import node_key
-from .log import Log, open
+from .log import Log, LogLike, Snapshot, open
 from .node import Node
 
+if TYPE_CHECKING:  # what the lazy names below are, for type checkers and IDEs
+    from .notebook.widget import merge_widget
+    from .sync import Diff, ReplicationReport, diff, replicate
+
 __version__ = "0.1.0"
+
+#: names loaded on first use (so `import hyperframe` stays light), and their modules
+_LAZY = {
+    "replicate": "sync",
+    "diff": "sync",
+    "Diff": "sync",
+    "ReplicationReport": "sync",
+    "merge_widget": "notebook.widget",
+}
 
 
 def __getattr__(name: str) -> object:
     """Load replication and notebook helpers on first use, keeping `import hyperframe` light."""
-    if name in ("replicate", "diff", "Diff", "ReplicationReport"):
-        from . import sync
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'hyperframe' has no attribute {name!r}")
+    from importlib import import_module
 
-        return getattr(sync, name)
-    if name == "merge_widget":
-        from .notebook.widget import merge_widget
+    return getattr(import_module(f".{module}", __name__), name)
 
-        return merge_widget
-    raise AttributeError(f"module 'hyperframe' has no attribute {name!r}")
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
 
 
 __all__ = [
@@ -61,6 +77,7 @@ __all__ = [
     "LockTimeoutError",
     "Log",
     "LogError",
+    "LogLike",
     "MissingDependencyError",
     "Node",
     "NodeNotFoundError",
@@ -71,6 +88,7 @@ __all__ = [
     "RejectedNodeError",
     "ReplicationError",
     "ReplicationReport",
+    "Snapshot",
     "UnknownLinkError",
     "UsageError",
     "__version__",

@@ -18,11 +18,18 @@ import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import EncodingError, UsageError
 
-__all__ = ["ENCODINGS", "Encoding", "get_encoding", "js_stringify"]
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+#: the deepest nesting of arrays and objects a JSON value may have (hyperlog's peers,
+#: JavaScript engines, hold far less than a recursion limit; 512 is plenty for records)
+MAX_DEPTH = 512
+
+__all__ = ["ENCODINGS", "MAX_DEPTH", "Encoding", "get_encoding", "js_stringify"]
 
 
 @dataclass(frozen=True)
@@ -34,6 +41,8 @@ class Encoding:
     decode: Callable[[bytes], Any]
     #: how the CLI turns a command-line argument into a value
     parse_text: Callable[[str], Any]
+    #: rows of a stored ``value`` column that do not decode (what a peer must never bring in)
+    undecodable_rows: Callable[[pa.Array | pa.ChunkedArray], list[int]]
 
 
 # --- JSON, byte-compatible with JavaScript's JSON.stringify -------------------------------
@@ -129,23 +138,86 @@ def _json_encode(value: Any) -> bytes:
         text = _fast_dumps(value)  # js_stringify, inlined: this runs once per value of a batch
         if _NEEDS_EXACT.search(text):
             text = _exact_stringify(value)
-        return text.encode("utf-8")
+    except RecursionError:
+        raise EncodingError(_too_deep()) from None
+    except OverflowError:
+        raise EncodingError(
+            "this log stores JSON, and the value holds a number JavaScript cannot hold "
+            "(beyond about 1.8e308); store it as a string"
+        ) from None
     except (TypeError, ValueError) as exc:
         raise EncodingError(f"this log stores JSON, and the value cannot be encoded: {exc}") from None
+    if not _shallow(text):
+        raise EncodingError(_too_deep())
+    return text.encode("utf-8")
+
+
+def _too_deep() -> str:
+    return f"this log stores JSON, and the value is nested more than {MAX_DEPTH} levels deep; flatten it"
+
+
+def _shallow(text: str | bytes) -> bool:
+    """True if arrays and objects nest at most :data:`MAX_DEPTH` deep (brackets in strings
+    do not count). Counting brackets first keeps the common case at C speed."""
+    if isinstance(text, str):
+        if text.count("[") + text.count("{") <= MAX_DEPTH:
+            return True
+        text = text.encode("utf-8")
+    elif text.count(b"[") + text.count(b"{") <= MAX_DEPTH:
+        return True
+    depth = 0
+    in_string = escaped = False
+    for byte in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:  # backslash
+                escaped = True
+            elif byte == 0x22:
+                in_string = False
+        elif byte == 0x22:
+            in_string = True
+        elif byte in (0x5B, 0x7B):
+            depth += 1
+            if depth > MAX_DEPTH:
+                return False
+        elif byte in (0x5D, 0x7D):
+            depth -= 1
+    return True
 
 
 def _json_decode(data: bytes) -> Any:
-    return json.loads(data)
+    try:
+        if _shallow(data):
+            return json.loads(data)
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        raise EncodingError(f"a stored value is not valid JSON ({exc}); run `hyperframe verify` on the log") from None
+    raise EncodingError(f"a stored JSON value is nested more than {MAX_DEPTH} levels deep")
 
 
 def _json_parse_text(text: str) -> Any:
     try:
-        return json.loads(text)
+        value = json.loads(text)
     except json.JSONDecodeError as exc:
         raise EncodingError(
-            f"this log stores JSON and {text!r} is not JSON ({exc.msg}); "
+            f"this log stores JSON and {text[:80]!r} is not JSON ({exc.msg}); "
             'quote strings, e.g. \'"hello"\' or \'{"msg": "hello"}\''
         ) from None
+    except RecursionError:
+        raise EncodingError(_too_deep()) from None
+    except ValueError as exc:  # e.g. an integer literal past Python's digit limit
+        raise EncodingError(f"this log stores JSON, and the value cannot be read: {exc}") from None
+    return value
+
+
+def _json_undecodable(values: pa.Array | pa.ChunkedArray) -> list[int]:
+    bad = []
+    for row, data in enumerate(values.to_pylist()):
+        try:
+            _json_decode(data)
+        except EncodingError:
+            bad.append(row)
+    return bad
 
 
 # --- UTF-8 text and raw bytes -------------------------------------------------------------
@@ -153,9 +225,23 @@ def _json_parse_text(text: str) -> Any:
 
 def _utf8_encode(value: Any) -> bytes:
     if isinstance(value, str):
-        return value.encode("utf-8")
+        try:
+            return value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise EncodingError(
+                "this log stores UTF-8 text, and the value holds a lone surrogate (not text); "
+                "store bytes in a binary log"
+            ) from None
     if isinstance(value, (bytes, bytearray, memoryview)):
-        return bytes(value)
+        data = bytes(value)
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise EncodingError(
+                f"this log stores UTF-8 text, and these bytes are not UTF-8 ({exc.reason} at byte {exc.start}); "
+                "store bytes in a log created with encoding='binary'"
+            ) from None
+        return data
     raise EncodingError(
         f"this log stores UTF-8 text, so a value must be str, not {type(value).__name__}; "
         "open the log with encoding='json' to store other values"
@@ -163,7 +249,33 @@ def _utf8_encode(value: Any) -> bytes:
 
 
 def _utf8_decode(data: bytes) -> str:
-    return data.decode("utf-8", errors="replace")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise EncodingError(
+            f"a stored value is not UTF-8 ({exc.reason} at byte {exc.start}); run `hyperframe verify` on the log"
+        ) from None
+
+
+def _utf8_undecodable(values: pa.Array | pa.ChunkedArray) -> list[int]:
+    import pyarrow as pa
+
+    try:
+        values.cast(pa.string())  # validates UTF-8 in C
+        return []
+    except pa.ArrowInvalid:
+        pass
+    bad = []
+    for row, data in enumerate(values.to_pylist()):
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError:
+            bad.append(row)
+    return bad
+
+
+def _nothing_undecodable(values: pa.Array | pa.ChunkedArray) -> list[int]:
+    return []
 
 
 def _binary_encode(value: Any) -> bytes:
@@ -183,9 +295,9 @@ def _text_to_bytes(text: str) -> bytes:
 
 
 ENCODINGS: dict[str, Encoding] = {
-    "utf-8": Encoding("utf-8", _utf8_encode, _utf8_decode, str),
-    "json": Encoding("json", _json_encode, _json_decode, _json_parse_text),
-    "binary": Encoding("binary", _binary_encode, _identity, _text_to_bytes),
+    "utf-8": Encoding("utf-8", _utf8_encode, _utf8_decode, str, _utf8_undecodable),
+    "json": Encoding("json", _json_encode, _json_decode, _json_parse_text, _json_undecodable),
+    "binary": Encoding("binary", _binary_encode, _identity, _text_to_bytes, _nothing_undecodable),
 }
 _ALIASES = {"utf8": "utf-8", "text": "utf-8", "bytes": "binary"}
 

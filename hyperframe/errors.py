@@ -11,7 +11,8 @@ catches them all. Messages say what was wrong and what to do next::
     │   ├── NotALogError        the directory is not a hyperframe log
     │   ├── CorruptLogError     a manifest or segment is damaged (``.file``)
     │   ├── ReadOnlyLogError    the log was opened read-only (e.g. after damage)
-    │   └── LockTimeoutError    another writer held the log too long
+    │   ├── LockTimeoutError    another writer held the log too long
+    │   └── StorageError        the disk refused a read or write (full, permissions, ...)
     ├── KeyLookupError          about one key (``.key``)
     │   ├── UnknownLinkError    a link names a node the log does not hold
     │   ├── NodeNotFoundError   no node has that key or prefix
@@ -44,6 +45,7 @@ __all__ = [
     "ReadOnlyLogError",
     "RejectedNodeError",
     "ReplicationError",
+    "StorageError",
     "UnknownLinkError",
     "UsageError",
 ]
@@ -105,6 +107,11 @@ class ReadOnlyLogError(LogError):
 
 class LockTimeoutError(LogError):
     """Raised when another process held the log's write lock for too long."""
+
+
+class StorageError(LogError, OSError):
+    """Raised when the file system refuses a read or write (disk full, permissions, ...);
+    a failed write leaves the log as it was. Also an ``OSError``."""
 
 
 class KeyLookupError(HyperframeError, KeyError):

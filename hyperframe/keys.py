@@ -27,13 +27,39 @@ def node_key_bytes(value: bytes, links: Sequence[bytes]) -> bytes:
     """The 32-byte key of a node whose links are given as raw 32-byte keys."""
     if not links:
         return _sha256(b"%d\n" % len(value) + value).digest()
-    h = hashlib.sha256()
+    h = _sha256()
     for link in links:
         h.update(_LINK_FRAME)
         h.update(link.hex().encode("ascii"))
     h.update(b"%d\n" % len(value))
     h.update(value)
     return h.digest()
+
+
+def row_keys(values: Sequence[bytes], offsets: Sequence[int], flat_links: bytes) -> list[bytes]:
+    """The keys of many nodes at once: row ``i`` links ``flat_links[32*offsets[i]:32*offsets[i+1]]``.
+
+    The same framing as :func:`node_key_bytes`, with no per-link Python objects.
+
+    >>> row_keys([b"hello"], [0, 0], b"")[0].hex()[:12]
+    '8c7efb224725'
+    """
+    link_hex = flat_links.hex().encode("ascii")
+    frame = _LINK_FRAME
+    out = []
+    for row, value in enumerate(values):
+        first, last = offsets[row], offsets[row + 1]
+        if first == last:
+            out.append(_sha256(b"%d\n" % len(value) + value).digest())
+            continue
+        h = _sha256()
+        for j in range(first, last):
+            h.update(frame)
+            h.update(link_hex[KEY_HEX * j : KEY_HEX * j + KEY_HEX])
+        h.update(b"%d\n" % len(value))
+        h.update(value)
+        out.append(h.digest())
+    return out
 
 
 def node_key(value: bytes, links: Iterable[str]) -> str:

@@ -1,38 +1,66 @@
-"""The log: the API users call to add, read and inspect nodes."""
+"""The log: the API users call to add, read and inspect nodes.
+
+A :class:`Log` owns one directory: a :class:`~hyperframe.store.directory.LogStore` for
+the files, a :class:`~hyperframe.store.keyindex.KeyIndex` of the key columns, and the one
+write path (:func:`hyperframe.store.commit.commit`). Replication reaches it only through
+:meth:`Log.replica`, a narrow typed view; notebook code only through public methods.
+"""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeAlias, Union
 
 from .encodings import Encoding, get_encoding
 from .errors import (
     AmbiguousKeyError,
     CorruptLogError,
     NodeNotFoundError,
+    NotALogError,
     ReadOnlyLogError,
+    ReplicationError,
     UnknownLinkError,
     UsageError,
 )
 from .keys import KEY_HEX, node_key_bytes, normalize_key, normalize_prefix
 from .node import Node
-from .notebook.mixin import NotebookMixin
 from .store import segments
-from .store.directory import LogStore, SegmentGone
+from .store.commit import Change, commit
+from .store.directory import LogStore, SegmentGone, writing
 from .store.keyindex import KeyIndex
 from .store.manifest import Manifest, SegmentInfo
 
 if TYPE_CHECKING:
     import networkx as nx
+    import numpy as np
+    import pandas as pd
     import pyarrow as pa
+    import pyarrow.dataset as ds
+    from matplotlib.figure import Figure
 
 DEFAULT_ENCODING = "utf-8"
 _NO_LINKS: list[bytes] = []
 
+#: what a link may be given as: a hex key, a Node, or a list of either
+Links: TypeAlias = str | Node | Iterable[str | Node]
 
-class Log(NotebookMixin):
+
+@dataclass(frozen=True)
+class Snapshot:
+    """One consistent state of a log: its manifest and the rows it lists, in change order."""
+
+    manifest: Manifest | None
+    table: pa.Table
+
+    @property
+    def heads(self) -> tuple[str, ...]:
+        return self.manifest.heads if self.manifest else ()
+
+
+class Log:
     """An append-only Merkle DAG stored in a directory of Parquet segments.
 
     >>> import hyperframe, tempfile
@@ -69,6 +97,20 @@ class Log(NotebookMixin):
                 f"open it without encoding= (or with encoding={current.encoding!r})"
             )
 
+    @classmethod
+    def create(cls, path: str | os.PathLike[str], *, encoding: str = DEFAULT_ENCODING) -> Log:
+        """Create an empty log on disk now (``hyperframe init``); an existing log is opened.
+
+        >>> import hyperframe, tempfile
+        >>> hyperframe.Log.create(tempfile.mkdtemp(), encoding="json").info()["version"]
+        0
+        """
+        log = cls(path, encoding=encoding)
+        with writing(log.path), log._store.lock():
+            log._store.initialize(log.encoding.name)
+        log._refresh()
+        return log
+
     # --- state --------------------------------------------------------------------------
 
     def _refresh(self) -> Manifest | None:
@@ -76,8 +118,7 @@ class Log(NotebookMixin):
         return self._manifest
 
     def _keys_now(self) -> KeyIndex:
-        self._keys.refresh(self._refresh())
-        return self._keys
+        return _follow(self._store, self._keys)
 
     @property
     def manifest(self) -> Manifest | None:
@@ -127,13 +168,13 @@ class Log(NotebookMixin):
 
     # --- writing ------------------------------------------------------------------------
 
-    def add(self, value: Any, links: Iterable[str] = ()) -> Node:
-        """Add one node linking ``links`` (hex keys the log holds) and return it.
+    def add(self, value: Any, links: Links = ()) -> Node:
+        """Add one node linking ``links`` (hex keys or Nodes the log holds) and return it.
 
         Adding a node that exists already returns the stored one. The returned node's
         ``value`` is the object you passed.
         """
-        return self.batch([{"value": value, "links": list(links)}])[0]
+        return self.batch([{"value": value, "links": links}])[0]
 
     def append(self, value: Any) -> Node:
         """Add a node that links every current head (in ascending key order)."""
@@ -142,8 +183,8 @@ class Log(NotebookMixin):
     def batch(self, docs: Iterable[Mapping[str, Any]]) -> list[Node]:
         """Add many nodes in one atomic commit: all of them, or none and an error.
 
-        Each doc is ``{"value": v, "links": [hex, ...]}``; a link may name a node of
-        the same batch that comes earlier.
+        Each doc is ``{"value": v, "links": [hex or Node, ...]}``; a link may name a node
+        of the same batch that comes earlier; ``"links": None`` links the heads.
 
         >>> import hyperframe, tempfile
         >>> log = hyperframe.open(tempfile.mkdtemp(), encoding="json")
@@ -165,105 +206,57 @@ class Log(NotebookMixin):
             elif not links:
                 links_in.append(_NO_LINKS)
             else:
-                links_in.append([bytes.fromhex(normalize_key(k)) for k in _as_list(links, i)])
+                links_in.append([bytes.fromhex(k) for k in link_keys(links, where=f"batch item {i}")])
             items.append(doc["value"])
             values.append(encode(doc["value"]))
         if not values:
             return []
-        return self._commit_docs(items, values, links_in, encoding.name)
-
-    def _commit_docs(
-        self, items: list[Any], values: list[bytes], links_in: list[list[bytes] | None], encoding: str
-    ) -> list[Node]:
-        """Validate and commit encoded docs under the lock; ``None`` links mean "the heads"."""
         if self.read_only:
             raise ReadOnlyLogError(f"{self.path} was opened read-only; nothing was written", path=self.path)
-        store = self._store
+
         appends = any(links is None for links in links_in)
+        staged: dict[str, Any] = {}
         if not appends:  # keys do not depend on the log's state: hash once, outside the lock
-            links_of: list[list[bytes]] = links_in  # type: ignore[assignment]
-            keys = [node_key_bytes(value, links) for value, links in zip(values, links_of)]
-        checked: list[int] | None = None  # rows validated against an empty log
-        if self._refresh() is None:  # nothing on disk yet: refuse bad input before creating anything
+            links_fixed: list[list[bytes]] = [links or _NO_LINKS for links in links_in]
+            staged["keys"] = [node_key_bytes(value, links) for value, links in zip(values, links_fixed)]
+            staged["links"] = links_fixed
+
+        def stage(current: Manifest, index: KeyIndex) -> Change:
             if appends:
-                keys, links_of = self._keys_with_heads(values, links_in, (), set)
-            checked = self._new_rows(keys, links_of, set())
-        with store.lock():
-            current = store.latest() or store.initialize(encoding)
-            if current.encoding != encoding:  # another handle created the log meanwhile
-                raise UsageError(
-                    f"{self.path} was created meanwhile with {current.encoding} values, not "
-                    f"{encoding}; nothing was written. Open it again and add the values anew"
-                )
-            index = self._keys
-            index.refresh(current)
+                keys, links_of = _keys_with_heads(values, links_in, current.heads, index.stored_set)
+                staged["keys"], staged["links"] = keys, links_of
+            keys, links_of = staged["keys"], staged["links"]
+            linked = [link for links in links_of for link in links]
+            existing = index.present(keys + linked) if len(index) else set()
+            rows = self._new_rows(keys, links_of, existing)
+            if not rows:
+                return Change()
+            if len(rows) == len(keys):
+                return Change([segments.make_table(keys, links_of, values)])
+            pick = [keys[i] for i in rows], [links_of[i] for i in rows], [values[i] for i in rows]
+            return Change([segments.make_table(*pick)])
 
-            if checked is not None and not len(index):
-                new_rows = checked  # still empty: the check above stands, keys included
-            else:
-                if appends:
-                    keys, links_of = self._keys_with_heads(values, links_in, current.heads, index.stored_set)
-                linked = [link for links in links_of for link in links]
-                existing = index.present(keys + linked) if len(index) else set()
-                new_rows = self._new_rows(keys, links_of, existing)
-            if new_rows:
-                if len(new_rows) == len(keys):
-                    table = segments.make_table(keys, links_of, values)
-                else:
-                    table = segments.make_table(
-                        [keys[i] for i in new_rows], [links_of[i] for i in new_rows], [values[i] for i in new_rows]
-                    )
-                current = store.commit(current, [table], heads=_next_heads(current.heads, table))
-                current = store.compact(current, everything=False)
-                self._manifest = current
-            index.refresh(current)
-
-        first_new = len(index) - len(new_rows)
-        change_of = {keys[i]: first_new + n + 1 for n, i in enumerate(new_rows)}
+        done = commit(self._store, self._keys, encoding=encoding.name, stage=stage)
+        if done.manifest is not None:
+            self._manifest = done.manifest
+        keys, links_of = staged["keys"], staged["links"]
+        index = self._keys
+        added = b"".join(segments.key_bytes(t.column("key")) for t in done.tables)
+        new_keys = {k: n for n, k in enumerate(segments.split_keys(added))}
+        first_new = len(index) - len(new_keys)
         hexes = b"".join(keys).hex()
         nodes = []
         for n, (key, links, item) in enumerate(zip(keys, links_of, items)):
-            change = change_of.get(key)
-            if change is None:
+            change = new_keys.get(key)
+            if change is not None:
+                change += first_new + 1
+            else:
                 position = index.position(key)
                 change = 0 if position is None else position + 1
             nodes.append(
                 Node(hexes[64 * n : 64 * n + 64], tuple(link.hex() for link in links) if links else (), item, change)
             )
         return nodes
-
-    @staticmethod
-    def _keys_with_heads(
-        values: list[bytes],
-        links_in: list[list[bytes] | None],
-        heads: Sequence[str],
-        stored: Callable[[], set[bytes]],
-    ) -> tuple[list[bytes], list[list[bytes]]]:
-        """Keys for docs where ``None`` links mean the heads as they stand at that doc.
-
-        A doc that is already stored (and so maybe linked by others) does not become a head.
-        """
-        heads_now = {bytes.fromhex(h) for h in heads}
-        stored_keys: set[bytes] | None = None
-        added: set[bytes] = set()
-        keys: list[bytes] = []
-        links_of: list[list[bytes]] = []
-        for value, links in zip(values, links_in):
-            if links is None:
-                links = sorted(heads_now)
-            key = node_key_bytes(value, links)
-            keys.append(key)
-            links_of.append(links)
-            if key in added or key in heads_now:
-                continue
-            if stored_keys is None:
-                stored_keys = stored()
-            if key in stored_keys:
-                continue
-            heads_now.difference_update(links)
-            heads_now.add(key)
-            added.add(key)
-        return keys, links_of
 
     def _new_rows(self, keys: list[bytes], links_of: list[list[bytes]], existing: set[bytes]) -> list[int]:
         """Rows to store: each link must be stored or come earlier; duplicates are dropped."""
@@ -283,39 +276,6 @@ class Log(NotebookMixin):
                 new_rows.append(i)
         return new_rows
 
-    def _import_tables(self, tables: Sequence[pa.Table]) -> int:
-        """Commit verified nodes from a peer in one atomic commit; return how many were new.
-
-        Rows the log already holds are dropped; the rest keep their order, so every
-        node still comes after its links.
-        """
-        import pyarrow as pa
-        import pyarrow.compute as pc
-
-        if self.read_only:
-            raise ReadOnlyLogError(f"{self.path} was opened read-only; nothing was received", path=self.path)
-        store = self._store
-        with store.lock():
-            current = store.latest() or store.initialize(self.encoding.name)
-            self._keys.refresh(current)
-            fresh: list[pa.Table] = []
-            for table in tables:
-                if len(self._keys):
-                    incoming = segments.split_keys(segments.key_bytes(table.column("key")))
-                    known = segments.binary32(sorted(self._keys.present(incoming)))
-                    if len(known):
-                        table = table.filter(pc.invert(pc.is_in(table.column("key"), value_set=known)))
-                if table.num_rows:
-                    fresh.append(table)
-            added = int(sum(t.num_rows for t in fresh))
-            if fresh:
-                heads = _next_heads(current.heads, pa.concat_tables(fresh))
-                current = store.commit(current, fresh, heads=heads)
-                current = store.compact(current, everything=False)
-            self._manifest = current
-            self._keys.refresh(current)
-        return added
-
     def compact(self, retain_seconds: float = 300.0) -> Manifest | None:
         """Merge all segments into one, keeping order and content, and drop orphan files.
 
@@ -326,7 +286,7 @@ class Log(NotebookMixin):
             raise ReadOnlyLogError(f"{self.path} was opened read-only; nothing was compacted", path=self.path)
         if not self._store.exists():
             return None
-        with self._store.lock():
+        with writing(self.path), self._store.lock():
             current = self._store.latest()
             if current is None:
                 return None
@@ -373,7 +333,7 @@ class Log(NotebookMixin):
         >>> [n.value for n in log.changes(since=1, reverse=True)]
         ['c', 'b']
         """
-        total = len(self._keys_now())
+        total = len(self)
         start = max(0, since)
         stop = total if until is None else max(start, min(total, until))
         if limit is not None:
@@ -389,34 +349,35 @@ class Log(NotebookMixin):
         """Nodes at 0-based positions ``start..stop-1``, read segment by segment.
 
         Every node's key is checked against its content, so a damaged file can never
-        serve a wrong node; a segment compacted away meanwhile is read from the new one.
+        serve a wrong node; a segment compacted away meanwhile is read from the newest
+        state (positions never change: a compaction keeps the order).
         """
-        manifest = self._manifest
-        if manifest is None or start >= stop:
-            return iter(())
-        offsets = self._keys.offsets()
+        store = self._store
 
-        def generate(manifest: Manifest, offsets: list[int]) -> Iterator[Node]:
+        def piece(lo: int, hi: int) -> Callable[[Manifest | None], tuple[pa.Table, int, str] | None]:
+            def read(manifest: Manifest | None) -> tuple[pa.Table, int, str] | None:
+                found = _piece(manifest, lo, hi, reverse)
+                if found is None:
+                    return None
+                info, first, a, b = found
+                return store.read_segment(info).slice(a, b - a), first + a, info.file
+
+            return read
+
+        def generate() -> Iterator[Node]:
             lo, hi = start, stop
-            retried = False
             while lo < hi:
-                try:
-                    for n, info, a, b in _pieces(manifest, offsets, lo, hi, reverse):
-                        table = self._store.read_segment(info).slice(a, b - a)
-                        yield from self._nodes(table, offsets[n] + a, info.file, reverse)
-                        if reverse:
-                            hi = offsets[n] + a
-                        else:
-                            lo = offsets[n] + b
+                found = store.read_state(piece(lo, hi))
+                if found is None:
                     return
-                except SegmentGone:
-                    if retried:
-                        raise
-                    retried = True
-                    self._keys.refresh(self._refresh())
-                    manifest, offsets = self._manifest, self._keys.offsets()  # type: ignore[assignment]
+                table, first, file = found
+                yield from self._nodes(table, first, file, reverse)
+                if reverse:
+                    hi = first
+                else:
+                    lo = first + table.num_rows
 
-        return generate(manifest, offsets)
+        return generate()
 
     def _nodes(self, table: pa.Table, first: int, file: str, reverse: bool) -> Iterator[Node]:
         decode = self.encoding.decode
@@ -435,12 +396,37 @@ class Log(NotebookMixin):
         for r in rows:
             yield Node(keys[r].hex(), tuple(link.hex() for link in links[r]), decode(values[r]), first + r + 1)
 
+    def snapshot(self, columns: list[str] | None = None, *, on_rows: Callable[[int], None] | None = None) -> Snapshot:
+        """The newest state and every row it lists (raw columns key, links, value), read as
+        one consistent whole even while another process compacts.
+
+        ``on_rows(n)`` is called after each segment with its row count (for progress bars).
+
+        >>> import hyperframe, tempfile
+        >>> log = hyperframe.open(tempfile.mkdtemp())
+        >>> _ = log.add("hello")
+        >>> log.snapshot(["key"]).table.num_rows
+        1
+        """
+
+        def read(manifest: Manifest | None) -> Snapshot:
+            if manifest is None or not manifest.segments:
+                empty = segments.schema().empty_table()
+                return Snapshot(manifest, empty.select(columns) if columns else empty)
+            tables = []
+            for info in manifest.segments:
+                tables.append(self._store.read_segment(info, columns))
+                if on_rows is not None:
+                    on_rows(info.rows)
+            return Snapshot(manifest, _concat(tables))
+
+        state = self._store.read_state(read)
+        self._manifest = state.manifest
+        return state
+
     def to_arrow_raw(self) -> pa.Table:
         """All segments as one table of raw columns (key, links, value), in change order."""
-        current = self._refresh()
-        if current is None:
-            return segments.schema().empty_table()
-        return self._store.read_tables(current.segments)
+        return self.snapshot().table
 
     @property
     def graph(self) -> nx.DiGraph:
@@ -450,12 +436,8 @@ class Log(NotebookMixin):
         current = self._refresh()
         version = current.version if current else -1
         if self._graph is None or self._graph[0] != version:
-            table = (
-                self._store.read_tables(current.segments, ["key", "links"])
-                if current
-                else segments.schema().empty_table()
-            )
-            self._graph = (version, build_graph(table))
+            state = self.snapshot(["key", "links"])
+            self._graph = (state.manifest.version if state.manifest else -1, build_graph(state.table))
         return self._graph[1]
 
     def info(self) -> dict[str, Any]:
@@ -472,37 +454,287 @@ class Log(NotebookMixin):
             "fingerprint": current.fingerprint if current else None,
         }
 
+    # --- data interchange ---------------------------------------------------------------
 
-def _pieces(
-    manifest: Manifest, offsets: list[int], lo: int, hi: int, reverse: bool
-) -> list[tuple[int, SegmentInfo, int, int]]:
-    """(segment number, segment, first row, end row) covering positions ``lo..hi-1``."""
+    def to_arrow(
+        self,
+        *,
+        since: int | None = None,
+        until: int | None = None,
+        ancestors_of: str | None = None,
+        descendants_of: str | None = None,
+        expand: bool | None = None,
+        raw: bool = False,
+        progress: bool | None = None,
+    ) -> pa.Table:
+        """The log as a ``pyarrow.Table``, one row per node.
+
+        Columns: ``key``, ``links`` (hex), ``change``, ``depth`` (generation from the
+        roots), ``is_head``, then the value: decoded into ``value``, or for a JSON log
+        its fields as columns (nested keys dotted).
+
+        Args:
+            since, until: keep changes with ``since < change <= until``.
+            ancestors_of: keep this node (key or unique prefix) and its whole history.
+            descendants_of: keep this node and everything built on it.
+            expand: JSON logs only: False keeps the JSON text in ``value``.
+            raw: keep ``value`` as the stored bytes (no decoding, no expansion).
+            progress: show a progress bar (default: for 200,000 nodes or more).
+
+        >>> import hyperframe, tempfile
+        >>> log = hyperframe.open(tempfile.mkdtemp(), encoding="json")
+        >>> _ = log.add({"species": "Adelie"})
+        >>> log.to_arrow().column_names
+        ['key', 'links', 'change', 'depth', 'is_head', 'species']
+        """
+        from .frames import Selection, build_table
+
+        selection = Selection(since, until, ancestors_of, descendants_of, expand, raw)
+        return build_table(self, selection, progress=progress)
+
+    def to_pandas(
+        self,
+        *,
+        since: int | None = None,
+        until: int | None = None,
+        ancestors_of: str | None = None,
+        descendants_of: str | None = None,
+        expand: bool | None = None,
+        raw: bool = False,
+        progress: bool | None = None,
+        **options: Any,
+    ) -> pd.DataFrame:
+        """The log as a pandas DataFrame: the arguments of :meth:`to_arrow`, plus any
+        keyword of ``pyarrow.Table.to_pandas`` (e.g. ``types_mapper=pd.ArrowDtype``).
+
+        Without JSON expansion values stay text: ``df.value.map(json.loads)`` parses them.
+
+        >>> import hyperframe, tempfile
+        >>> log = hyperframe.open(tempfile.mkdtemp(), encoding="json")
+        >>> _ = log.add({"species": "Adelie", "flipper_length_mm": 181})
+        >>> log.to_pandas()[["change", "depth", "is_head", "species"]].to_dict("records")
+        [{'change': 1, 'depth': 0, 'is_head': True, 'species': 'Adelie'}]
+        """
+        from .frames import Selection, build_table, table_to_pandas
+
+        selection = Selection(since, until, ancestors_of, descendants_of, expand, raw)
+        return table_to_pandas(build_table(self, selection, progress=progress), options)
+
+    def __arrow_c_stream__(self, requested_schema: object | None = None) -> object:
+        """The Arrow PyCapsule stream of :meth:`to_arrow`'s table.
+
+        So ``pyarrow.table(log)``, ``polars.DataFrame(log)`` and DuckDB read a log directly.
+
+        >>> import hyperframe, tempfile, pyarrow
+        >>> log = hyperframe.open(tempfile.mkdtemp())
+        >>> _ = log.add("hello")
+        >>> pyarrow.table(log).num_rows
+        1
+        """
+        return self.to_arrow(progress=False).__arrow_c_stream__(requested_schema)
+
+    def dataset(self) -> ds.Dataset:
+        """The live segment files (as the manifest lists them, in change order) as a
+        ``pyarrow.dataset``: raw columns key, links, value, for lazy scans and filters.
+
+        A compaction may remove these files later: take a fresh dataset after writes.
+        """
+        import pyarrow.dataset as ds
+
+        manifest = self._refresh()
+        files = [str(self.path / s.file) for s in manifest.segments] if manifest else []
+        return ds.dataset(files, schema=segments.schema(), format="parquet")
+
+    # --- notebook doors -----------------------------------------------------------------
+
+    def _repr_html_(self) -> str:
+        """A rich summary for notebooks: nodes, heads, segments, encoding, a preview.
+
+        Never raises: if the log cannot be read, a plain escaped message is shown instead.
+        """
+        from .notebook.display import safe_html
+
+        return safe_html(self)
+
+    def plot(self, **options: Any) -> Figure:
+        """Draw the causal graph; see :func:`hyperframe.notebook.plot.plot` for the options
+        (``label="species"``, ``other=log_b``, ``max_nodes=...``). Returns the figure."""
+        from .notebook.plot import plot
+
+        return plot(self, **options)
+
+    # --- replication --------------------------------------------------------------------
+
+    def replica(self) -> LogReplica:
+        """The narrow view replication works through (see :class:`hyperframe.sync.replica.Replica`)."""
+        return LogReplica(self, self._store, self._keys)
+
+
+class LogReplica:
+    """A :class:`Log` as replication sees it: its state, its node ids and rows, one commit.
+
+    Implements :class:`hyperframe.sync.replica.Replica`.
+    """
+
+    def __init__(self, log: Log, store: LogStore, index: KeyIndex) -> None:
+        self.log = log
+        self.name = str(log.path)
+        self._store = store
+        self._index = index
+
+    def state(self) -> Manifest:
+        """The newest manifest; an empty one numbered -1 for a log not on disk yet."""
+        current = self._store.latest()
+        return current if current is not None else Manifest(version=-1, encoding=self.log.encoding.name)
+
+    def adopt_encoding(self, name: str) -> bool:
+        """Take a peer's encoding for a log not on disk yet (unless one was asked for)."""
+        return self.log._adopt_encoding(name)
+
+    def ids(self, infos: Sequence[SegmentInfo]) -> np.ndarray:
+        """The 64-bit node ids of these segments' rows, in order (key columns are cached)."""
+        import numpy as np
+
+        index = _follow(self._store, self._index)
+        parts = [segments.node_ids(self._readable(index.keys_of, info)) for info in infos]
+        return np.concatenate(parts) if parts else np.empty(0, np.uint64)
+
+    def keys(self) -> pa.ChunkedArray:
+        """Every key of the newest state, in change order."""
+        return _follow(self._store, self._index).all_keys()
+
+    def has(self, keys: list[bytes]) -> set[bytes]:
+        """Which of these raw keys the log holds."""
+        return _follow(self._store, self._index).present(keys)
+
+    def read(self, info: SegmentInfo) -> pa.Table:
+        """One segment's rows (checked against the manifest)."""
+        return self._readable(self._store.read_segment, info)
+
+    def _readable(self, read: Callable[[SegmentInfo], pa.Table], info: SegmentInfo) -> pa.Table:
+        try:
+            return read(info)
+        except SegmentGone:
+            raise ReplicationError(
+                f"{self.name} was compacted while it was being replicated (segment {info.file} is gone); "
+                "nothing from this transfer was committed, run replication again"
+            ) from None
+
+    def commit(self, tables: Sequence[pa.Table]) -> int:
+        """Commit verified nodes in one atomic commit; return how many were new.
+
+        Rows the log already holds are dropped; the rest keep their order, so every node
+        still comes after its links.
+        """
+        log = self.log
+        if log.read_only:
+            raise ReadOnlyLogError(f"{log.path} was opened read-only; nothing was received", path=log.path)
+        done = commit(self._store, self._index, encoding=log.encoding.name, stage=lambda _m, _i: Change(tables))
+        log._refresh()
+        return done.added
+
+
+def _follow(store: LogStore, index: KeyIndex) -> KeyIndex:
+    """``index`` brought up to the newest state (again if a compaction removed a file meanwhile)."""
+
+    def refresh(manifest: Manifest | None) -> KeyIndex:
+        index.refresh(manifest)
+        return index
+
+    return store.read_state(refresh)
+
+
+#: a log, or the path of one: what the module-level functions accept
+LogLike: TypeAlias = Union[Log, str, "os.PathLike[str]"]
+
+
+def as_log(log: LogLike, *, read_only: bool = False, must_exist: bool = False) -> Log:
+    """``log`` itself, or the log at that path (opened ``read_only`` if asked).
+
+    ``must_exist`` refuses a path where no log is yet (rather than an empty log to be).
+    """
+    if isinstance(log, Log):
+        return log
+    opened = Log(log, read_only=read_only)
+    if must_exist and opened.manifest is None:
+        raise NotALogError(
+            f"{log} is not a hyperframe log (nothing there yet); check the path, or create it with `hyperframe init`",
+            path=log,
+        )
+    return opened
+
+
+def link_keys(links: Links, *, where: str = "links") -> list[str]:
+    """Full hex keys from a key, a Node, or a list of either (anything else: UsageError)."""
+    if isinstance(links, (str, Node)):
+        links = [links]
+    elif not isinstance(links, Iterable) or isinstance(links, (bytes, bytearray, Mapping)):
+        raise UsageError(f"{where}: links must be a hex key, a Node, or a list of them, not {type(links).__name__}")
+    out = []
+    for link in links:
+        if isinstance(link, Node):
+            out.append(link.key)
+        elif isinstance(link, str):
+            out.append(normalize_key(link))
+        else:
+            raise UsageError(f"{where}: a link must be a hex key or a Node, not {type(link).__name__}")
+    return out
+
+
+def _keys_with_heads(
+    values: list[bytes],
+    links_in: list[list[bytes] | None],
+    heads: Sequence[str],
+    stored: Callable[[], set[bytes]],
+) -> tuple[list[bytes], list[list[bytes]]]:
+    """Keys for docs where ``None`` links mean the heads as they stand at that doc.
+
+    A doc that is already stored (and so maybe linked by others) does not become a head.
+    """
+    heads_now = {bytes.fromhex(h) for h in heads}
+    stored_keys: set[bytes] | None = None
+    added: set[bytes] = set()
+    keys: list[bytes] = []
+    links_of: list[list[bytes]] = []
+    for value, links in zip(values, links_in):
+        if links is None:
+            links = sorted(heads_now)
+        key = node_key_bytes(value, links)
+        keys.append(key)
+        links_of.append(links)
+        if key in added or key in heads_now:
+            continue
+        if stored_keys is None:
+            stored_keys = stored()
+        if key in stored_keys:
+            continue
+        heads_now.difference_update(links)
+        heads_now.add(key)
+        added.add(key)
+    return keys, links_of
+
+
+def _piece(manifest: Manifest | None, lo: int, hi: int, reverse: bool) -> tuple[SegmentInfo, int, int, int] | None:
+    """The segment holding position ``lo`` (``hi - 1`` when reversed): (segment, its first
+    position, first row, end row) of the part inside ``lo..hi-1``."""
+    if manifest is None:
+        return None
+    first = 0
     pieces = []
-    for n, info in enumerate(manifest.segments):
-        a, b = max(lo, offsets[n]), min(hi, offsets[n + 1])
+    for info in manifest.segments:
+        a, b = max(lo, first), min(hi, first + info.rows)
         if a < b:
-            pieces.append((n, info, a - offsets[n], b - offsets[n]))
-    return pieces[::-1] if reverse else pieces
+            pieces.append((info, first, a - first, b - first))
+        first += info.rows
+    if not pieces:
+        return None
+    return pieces[-1] if reverse else pieces[0]
 
 
-def _as_list(links: Any, i: int) -> Sequence[str]:
-    if isinstance(links, str) or not isinstance(links, Iterable):
-        raise UsageError(f"batch item {i}: 'links' must be a list of hex keys, not {type(links).__name__}")
-    return list(links)
+def _concat(tables: list[pa.Table]) -> pa.Table:
+    import pyarrow as pa
 
-
-def _next_heads(old: Sequence[str], table: pa.Table) -> tuple[str, ...]:
-    """Heads after appending ``table``: old heads and new keys that nothing new links."""
-    import pyarrow.compute as pc
-
-    linked = segments.one_array(pc.list_flatten(table.column("links")))
-    keys = table.column("key")
-    olds = segments.binary32([bytes.fromhex(h) for h in old])
-    if len(linked):
-        keys = keys.filter(pc.invert(pc.is_in(keys, value_set=linked)))
-        olds = olds.filter(pc.invert(pc.is_in(olds, value_set=linked)))
-    text = segments.key_bytes(keys).hex() + segments.key_bytes(olds).hex()
-    return tuple(sorted({text[i : i + 64] for i in range(0, len(text), 64)}))
+    return tables[0] if len(tables) == 1 else pa.concat_tables(tables)
 
 
 def open(path: str | os.PathLike[str], *, encoding: str | None = None, read_only: bool = False) -> Log:  # noqa: A001

@@ -2,27 +2,35 @@
 
 What ``repair`` does, holding the write lock:
 
-1. picks the newest manifest that parses (or, if none does, every segment file in the
-   directory whose name matches its content);
-2. keeps the segments whose bytes match their checksum and whose nodes all match their
-   keys; a damaged or missing segment's nodes are dropped, and so is every node whose
-   history went with them (a log never holds a node without its links);
-3. publishes a new manifest over the survivors and removes orphan files.
+1. picks the newest manifest that parses (the *base*);
+2. judges every segment file by its content alone (its name matches its keys, every key
+   matches its node, every value decodes): a file is intact or it is not, whatever
+   checksum any manifest recorded for it;
+3. if the newest manifest is damaged or a listed segment is not intact, rebuilds the
+   state: the base's intact segments in their order, then the intact nodes of every
+   other segment file in the directory (older states, compaction inputs, crashed
+   writers' files) wherever all their links are known, so no node whose bytes are intact
+   anywhere is lost, and a log never holds a node without its links;
+4. publishes the new manifest (intact files are listed as they are: a segment file is
+   never rewritten) and removes the files no manifest needs.
 
-Lost nodes can be brought back by replicating from a peer that still has them.
+Running it again, or after it was killed at any point, finds the same intact files and
+does the same. Lost nodes can be brought back by replicating from a peer that has them.
 """
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .encodings import get_encoding
 from .errors import CorruptLogError, NotALogError
 from .store import manifest as mf
 from .store import segments
-from .store.directory import LogStore
+from .store.commit import Change, commit
+from .store.directory import LogStore, writing
+from .store.keyindex import KeyIndex
 from .store.manifest import Manifest, SegmentInfo
 
 if TYPE_CHECKING:
@@ -51,125 +59,154 @@ class RepairReport:
         return text
 
 
-def _intact_table(store: LogStore, info: SegmentInfo) -> pa.Table | None:
-    """The segment's table if its bytes (checked against ``info.sha256`` by the read) and
-    every node check out, else None."""
-    try:
-        table = store.read_segment(info)
-    except Exception:
-        return None
-    if not table.schema.equals(segments.schema()) or segments.segment_id(table.column("key")) != info.id:
-        return None
-    return None if segments.mismatched_rows(table) else table
+@dataclass
+class _Piece:
+    """Rows of one intact segment file not placed yet."""
 
-
-def _candidates(store: LogStore, report: RepairReport) -> tuple[Manifest | None, list[SegmentInfo], list[SegmentInfo]]:
-    """The newest readable manifest, its segments, and the other segment files on disk."""
-    base: Manifest | None = None
-    for version in reversed(mf.manifest_versions(store.path)):
-        try:
-            base = mf.read_manifest(store.path, version)
-            break
-        except CorruptLogError:
-            report.damaged_files.append(mf.manifest_path(store.path, version).name)
-            report.rebuilt_manifest = True
-    listed = list(base.segments) if base else []
-    names = {s.file for s in listed}
-    others = []
-    for file in sorted(store.path.glob("seg-*.parquet")):
-        if file.name in names:
-            continue
-        try:
-            others.append(SegmentInfo(file.name, file.name[4:-8], 0, file.stat().st_size, ""))
-            mf.segment_file_name(file.name[4:-8])
-        except ValueError:
-            others.pop()
-    if base is None:
-        report.rebuilt_manifest = True
-    return base, listed, others
+    info: SegmentInfo
+    table: pa.Table
+    listed: bool
+    whole: bool = True  # no row taken away yet: may be listed as the file it is
 
 
 def repair_log(path: str | Path) -> RepairReport:
     """Rebuild a log's manifest from its intact segments; see the module docs."""
-    import pyarrow as pa
-
-    from .log import _next_heads
-
     store = LogStore(Path(path))
     if not store.exists():
         raise NotALogError(f"{path} is not a hyperframe log (no {mf.META_DIR}/ folder); nothing to repair", path=path)
     report = RepairReport(str(path))
-    with store.lock():
-        base, listed, others = _candidates(store, report)
-        encoding = base.encoding if base else _guess_encoding(store)
-        kept: list[pa.Table] = []
-        known: set[bytes] = set()
-        changed = report.rebuilt_manifest
-        pending: list[pa.Table] = []
-        for info in listed:
-            table = _intact_table(store, info)
-            if table is None:
-                report.damaged_files.append(info.file)
-                changed = True
-                continue
-            pending.append(table)
-        listed_tables = len(pending)
-        if report.rebuilt_manifest:
-            # the newest state is unreadable: intact segments it may have listed are on disk
-            # but unlisted; they hold valid nodes, so they come back, in an order where links come first
-            extra = [t for t in (_intact_table(store, info) for info in others) if t is not None]
-            pending += _causal_order(extra)
-        unlinked = 0  # rows of unlisted files whose history is gone
-        for n, table in enumerate(pending):
-            keys = segments.split_keys(segments.key_bytes(table.column("key")))
-            offsets, flat = segments.links_per_row(table)
-            links = segments.split_keys(flat)
-            keep = []
-            for row, key in enumerate(keys):
-                if key in known:
-                    continue  # already kept from another segment (a compaction's copy)
-                if all(link in known for link in links[offsets[row] : offsets[row + 1]]):
-                    keep.append(row)
-                    known.add(key)
-                elif n >= listed_tables:
-                    unlinked += 1
-            if len(keep) != table.num_rows:
-                table = table.take(segments.indices(keep))
-                changed = True
-            if table.num_rows:
-                kept.append(table)
-        report.kept_nodes = sum(t.num_rows for t in kept)
-        # what the trusted manifest listed and did not survive, plus unlisted nodes that lost their history
-        trusted = base.nodes if base is not None else 0
-        report.dropped_nodes = max(0, trusted - report.kept_nodes) + unlinked
-        current: Manifest | None = base
-        if changed:
-            newest = mf.manifest_versions(store.path)
-            fresh = Manifest(version=(newest[-1] if newest else -1), encoding=encoding, created=time.time())
-            heads = _next_heads((), pa.concat_tables(kept)) if kept else ()
-            current = store.commit(fresh, kept, heads=heads)
-        report.removed_files = [p.name for p in store.remove_orphans(current)]
+    base = _newest_readable(store, report)
+    encoding = base.encoding if base else _guess_encoding(store)
+
+    def stage(_empty: Manifest, _index: KeyIndex) -> Change | None:
+        report.damaged_files += _set_aside_unfollowable(store)
+        if report.damaged_files:
+            report.rebuilt_manifest = True
+        base_now = _newest_readable(store, RepairReport(report.path))  # under the lock: the state to judge
+        files = _intact_files(store, encoding)
+        listed = [files.get(info.file) for info in base_now.segments] if base_now else []
+        damaged = [
+            info.file
+            for info, found in zip(base_now.segments if base_now else (), listed)
+            if found is None or (found[0].size, found[0].sha256) != (info.size, info.sha256)
+        ]  # unreadable, or its bytes changed (a checksum to record anew if the nodes in it are intact)
+        report.damaged_files += damaged
+        if base_now is not None and not damaged and not report.rebuilt_manifest:
+            report.kept_nodes = base_now.nodes
+            return None  # nothing to rebuild: the newest state is whole
+        report.rebuilt_manifest = True
+        names = {info.file for info in base_now.segments} if base_now else set()
+        pieces = [_Piece(found[0], found[1], True) for found in listed if found is not None]
+        pieces += [_Piece(info, table, False) for name, (info, table) in sorted(files.items()) if name not in names]
+        keep, tables, unplaced = _place(pieces)
+        kept = sum(t.num_rows for _, t in keep) + sum(t.num_rows for t in tables)
+        report.kept_nodes = kept
+        trusted = base_now.nodes if base_now is not None else 0
+        report.dropped_nodes = max(0, trusted - kept) + unplaced
+        return Change(tables, keep)
+
+    commit(store, KeyIndex(store.read_segment), encoding=encoding, stage=stage, rebuild=True)
+    with writing(store.path), store.lock():
+        report.removed_files = [p.name for p in store.remove_orphans(store.latest())]
     return report
 
 
-def _causal_order(tables: list[pa.Table]) -> list[pa.Table]:
-    """Order whole segments so each one's outside links come from earlier ones."""
-    import pyarrow as pa
+def _set_aside_unfollowable(store: LogStore) -> list[str]:
+    """Move manifests numbered so high that no commit could follow them (hyperframe never
+    writes those; someone placed them) to ``_hyperframe/damaged/``."""
+    moved = []
+    for version in mf.manifest_versions(store.path):
+        if version + 2 > mf.MAX_VERSION:
+            source = mf.manifest_path(store.path, version)
+            aside = store.meta / "damaged"
+            aside.mkdir(exist_ok=True)
+            source.rename(aside / source.name)
+            moved.append(source.name)
+    return moved
 
-    if len(tables) < 2:
-        return tables
-    combined = pa.concat_tables(tables)
-    import networkx as nx
 
-    from .graph import build_graph
+def _newest_readable(store: LogStore, report: RepairReport) -> Manifest | None:
+    """The newest manifest that parses; damaged newer ones are reported."""
+    for version in reversed(mf.manifest_versions(store.path)):
+        try:
+            return mf.read_manifest(store.path, version)
+        except (CorruptLogError, OSError):
+            report.damaged_files.append(mf.manifest_path(store.path, version).name)
+            report.rebuilt_manifest = True
+    report.rebuilt_manifest = True
+    return None
 
-    graph = build_graph(combined)
-    order = {
-        key: i
-        for i, key in enumerate(nx.lexicographical_topological_sort(graph, key=lambda k: graph.nodes[k]["change"]))
-    }
-    rows = sorted(range(combined.num_rows), key=lambda r: order[combined.column("key")[r].as_py().hex()])
-    return [combined.take(segments.indices(rows)).combine_chunks()]
+
+def _intact_files(store: LogStore, encoding: str) -> dict[str, tuple[SegmentInfo, pa.Table]]:
+    """Every segment file in the directory whose content is intact, by file name."""
+    decodable = get_encoding(encoding).undecodable_rows
+    found = {}
+    for file in sorted(store.path.glob("seg-*.parquet")):
+        intact = segments.inspect_file(file)
+        if intact is not None and not decodable(intact[1].column("value")):
+            found[file.name] = intact
+    return found
+
+
+def _place(pieces: list[_Piece]) -> tuple[list[tuple[SegmentInfo, pa.Table]], list[pa.Table], int]:
+    """Order intact rows so every node comes after its links, without duplicates.
+
+    Listed segments come first, in their order; a segment taken whole is kept as the
+    file it is, rows taken from a segment in part go into new segments. Rows of unlisted
+    files whose links never show up are not placed: returns (kept files, new tables,
+    how many unlisted rows could not be placed).
+    """
+    known: set[bytes] = set()
+    keep: list[tuple[SegmentInfo, pa.Table]] = []
+    tables: list[pa.Table] = []
+    progress = True
+    while progress:
+        progress = False
+        for piece in pieces:
+            if not piece.table.num_rows:
+                continue
+            rows = _placeable(piece.table, known)
+            if not rows:
+                continue
+            progress = True
+            if piece.whole and len(rows) == piece.table.num_rows and not tables:
+                keep.append((piece.info, piece.table))
+            else:
+                tables.append(piece.table.take(segments.indices(rows)))
+            rest = sorted(set(range(piece.table.num_rows)) - set(rows))
+            piece.table = piece.table.take(segments.indices(rest))
+            piece.whole = False
+    unplaced = sum(p.table.num_rows for p in pieces if not p.listed)
+    unplaced -= _already_known(pieces, known)
+    return keep, tables, max(0, unplaced)
+
+
+def _placeable(table: pa.Table, known: set[bytes]) -> list[int]:
+    """Rows whose links are all known (or earlier in the table); they become known.
+
+    Rows whose key is known already are skipped (a compaction's copy of the same node).
+    """
+    keys = segments.split_keys(segments.key_bytes(table.column("key")))
+    offsets, flat = segments.links_per_row(table)
+    links = segments.split_keys(flat)
+    rows = []
+    for row, key in enumerate(keys):
+        if key in known:
+            continue
+        if all(link in known for link in links[offsets[row] : offsets[row + 1]]):
+            rows.append(row)
+            known.add(key)
+    return rows
+
+
+def _already_known(pieces: list[_Piece], known: set[bytes]) -> int:
+    """Unlisted rows left over only because their node was placed from another file."""
+    count = 0
+    for piece in pieces:
+        if not piece.listed and piece.table.num_rows:
+            keys = segments.split_keys(segments.key_bytes(piece.table.column("key")))
+            count += sum(1 for k in keys if k in known)
+    return count
 
 
 def _guess_encoding(store: LogStore) -> str:

@@ -77,6 +77,14 @@ def verify_log(path: str | Path) -> VerifyReport:
         report.errors.append(Problem(exc.file or "manifest", str(exc)))
         return report
     report.segments = len(manifest.segments)
+    if manifest.version + 2 > mf.MAX_VERSION:
+        report.errors.append(
+            Problem(
+                mf.manifest_path(store.path, manifest.version).name,
+                f"numbered so high that no commit can follow it (hyperframe never writes those); "
+                f"`hyperframe repair {store.path}` sets it aside",
+            )
+        )
 
     seen: set[bytes] = set()
     linked: set[bytes] = set()

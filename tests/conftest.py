@@ -1,45 +1,24 @@
-"""Shared fixtures: fresh log paths, the CLI run in-process or as a real process, disk snapshots."""
+"""Shared fixtures: fresh log paths, the CLI run in-process or as a real process, disk snapshots.
+
+The folders mirror the package (store/, sync/, notebook/, cli/, reliability/; core/ for the
+top-level modules). What tests import is in helpers.py; sync/sync_helpers.py has the
+replication tests' own. Tests over ~2 s are marked ``slow``: ``pytest -m "not slow"`` is
+the quick loop, plain ``pytest`` (CI) runs everything.
+"""
 
 from __future__ import annotations
 
-import hashlib
 import io
 import os
 import subprocess
 import sys
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from helpers import Result, RunCli, Snapshot, disk_state
 
 import hyperframe
 from hyperframe.cli import main
-
-
-@dataclass
-class Result:
-    """What a command did: its exit status and what it printed."""
-
-    code: int
-    out: str
-    err: str
-
-    @property
-    def lines(self) -> list[str]:
-        return self.out.splitlines()
-
-    def is_one_line_error(self) -> bool:
-        """Failed, and said so in one ``hyperframe: error:`` line on stderr, no traceback."""
-        return (
-            self.code != 0
-            and "Traceback" not in self.err
-            and self.err.startswith("hyperframe: error: ")
-            and self.err.count("\n") == 1
-        )
-
-
-RunCli = Callable[..., Result]
 
 
 @pytest.fixture
@@ -80,7 +59,8 @@ def run(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> 
 
 def _process(argv: list[str], stdin: bytes | None) -> Result:
     proc = subprocess.run(argv, input=stdin or b"", capture_output=True, timeout=120, check=False)
-    return Result(proc.returncode, proc.stdout.decode("utf-8"), proc.stderr.decode("utf-8"))
+    # `replicate` writes protocol bytes to stdout: what is not UTF-8 shows as U+FFFD
+    return Result(proc.returncode, proc.stdout.decode("utf-8", "replace"), proc.stderr.decode("utf-8", "replace"))
 
 
 @pytest.fixture
@@ -103,18 +83,7 @@ def run_python() -> RunCli:
     return run
 
 
-def disk_state(path: Path) -> dict[str, str]:
-    """Every file under ``path`` (relative name -> sha256 of its bytes); {} if ``path`` is absent."""
-    if not path.exists():
-        return {}
-    return {
-        str(p.relative_to(path)): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(path.rglob("*"))
-        if p.is_file()
-    }
-
-
 @pytest.fixture
-def snapshot() -> Callable[[Path], dict[str, str]]:
-    """``snapshot(path)``: the files of a directory and their contents' hashes."""
+def snapshot() -> Snapshot:
+    """``snapshot(path, ignore=())``: the files of a directory and their contents' hashes."""
     return disk_state

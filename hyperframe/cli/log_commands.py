@@ -1,18 +1,18 @@
-"""Commands that read or write one log: init, add, append, list, heads, get, info, verify, compact."""
+"""Commands that read or write one log: init, add, append, list, heads, get, info, verify, compact, repair, graph."""
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import Any
 
 import click
 
+from ..encodings import ENCODINGS
 from ..errors import EncodingError, NodeNotFoundError, NotALogError, UnknownLinkError
 from ..log import Log
 from ..log import open as open_log
-from .output import FORMATS, default_format, write_nodes
+from .output import FACT_FORMATS, default_format, format_option, json_alias_option, write_facts, write_nodes
 
 log_dir = click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
 
@@ -50,7 +50,7 @@ def read_value(log: Log, text: str) -> object:
 @log_dir
 @click.option(
     "--encoding",
-    type=click.Choice(["utf-8", "json", "binary"]),
+    type=click.Choice(tuple(ENCODINGS)),
     default="utf-8",
     show_default=True,
     help="How values are encoded; fixed for the life of the log.",
@@ -58,12 +58,14 @@ def read_value(log: Log, text: str) -> object:
 def init(directory: Path, encoding: str) -> None:
     """Create an empty log in DIRECTORY.
 
+    Example:
+
     \b
-    hyperframe init notes.db --encoding json
+        hyperframe init notes.db --encoding json
     """
-    log = open_log(directory, encoding=encoding)
-    with log._store.lock():
-        log._store.initialize(encoding)
+    from ..log import Log
+
+    log = Log.create(directory, encoding=encoding)
     click.echo(f"initialized {directory} ({log.encoding.name})", err=True)
 
 
@@ -79,9 +81,12 @@ def add(directory: Path, value: str, links: tuple[str, ...]) -> None:
     created on first use. A link must name a node the log holds (a unique key prefix
     is enough).
 
+    Examples:
+
     \b
-    hyperframe add log.db hello
-    hyperframe add log.db world --link 8c7efb22...
+        hyperframe add log.db hello                  # prints 8c7efb22..., the key
+        hyperframe add log.db world --link 8c7efb22
+        echo '{"n": 1}' | hyperframe add notes.db -
     """
     log = open_log(directory)
     click.echo(log.add(read_value(log, value), links=[resolve_link(log, link) for link in links]).key)
@@ -107,8 +112,10 @@ def resolve_link(log: Log, link: str) -> str:
 def append(directory: Path, value: str) -> None:
     """Add VALUE linking every current head (a merge point) and print its key.
 
+    Example:
+
     \b
-    hyperframe append log.db merge
+        hyperframe append log.db merge
     """
     log = open_log(directory)
     click.echo(log.append(read_value(log, value)).key)
@@ -116,13 +123,7 @@ def append(directory: Path, value: str) -> None:
 
 @click.command(name="list")
 @log_dir
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(FORMATS),
-    default=None,
-    help="Output format [default: table on a terminal, jsonl in a pipe].",
-)
+@format_option()
 @click.option("--since", type=click.IntRange(min=0), default=0, help="Only changes after this number.")
 @click.option("--until", type=click.IntRange(min=0), default=None, help="Only changes up to this number.")
 @click.option("--limit", type=click.IntRange(min=0), default=None, help="At most this many nodes.")
@@ -130,9 +131,12 @@ def append(directory: Path, value: str) -> None:
 def list_(directory: Path, fmt: str | None, since: int, until: int | None, limit: int | None, reverse: bool) -> None:
     """List the nodes of DIRECTORY in change order.
 
+    Examples:
+
     \b
-    hyperframe list log.db --format table --reverse --limit 10
-    hyperframe list log.db --since 100 | jq .value
+        hyperframe list log.db --format table --reverse --limit 10
+        hyperframe list log.db --since 100 | jq .value
+        hyperframe list log.db --format csv > nodes.csv
     """
     log = existing(directory)
     nodes = log.changes(since=since, until=until, limit=limit, reverse=reverse)
@@ -144,8 +148,11 @@ def list_(directory: Path, fmt: str | None, since: int, until: int | None, limit
 def heads(directory: Path) -> None:
     """Print the keys nothing links to yet, one a line.
 
+    Examples:
+
     \b
-    hyperframe heads log.db
+        hyperframe heads log.db
+        hyperframe heads log.db | xargs -n1 hyperframe get log.db
     """
     for key in existing(directory).heads():
         click.echo(key)
@@ -154,12 +161,15 @@ def heads(directory: Path) -> None:
 @click.command()
 @log_dir
 @click.argument("key")
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="jsonl", show_default=True)
+@format_option(default="jsonl")
 def get(directory: Path, key: str, fmt: str) -> None:
     """Print the node with KEY (or the only key starting with that prefix).
 
+    Examples:
+
     \b
-    hyperframe get log.db 8c7e
+        hyperframe get log.db 8c7e
+        hyperframe get log.db 8c7efb22 --format table
     """
     node = existing(directory).get(key)
     write_nodes([node], fmt, sys.stdout)
@@ -167,19 +177,21 @@ def get(directory: Path, key: str, fmt: str) -> None:
 
 @click.command()
 @log_dir
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-def info(directory: Path, as_json: bool) -> None:
+@format_option(FACT_FORMATS, default="table")
+@json_alias_option
+def info(directory: Path, fmt: str, as_json: bool) -> None:
     """Summarize a log: encoding, nodes, heads, segments, bytes.
 
+    `--format json` (or `jsonl`) prints the same facts as one JSON object on one line.
+
+    Examples:
+
     \b
-    hyperframe info log.db
+        hyperframe info log.db
+        hyperframe info log.db --format json | jq .nodes
     """
     facts = existing(directory).info()
-    if as_json:
-        click.echo(json.dumps(facts))
-    else:
-        for name, value in facts.items():
-            click.echo(f"{name:>12}: {value}")
+    write_facts(facts, "json" if as_json else fmt, sys.stdout)
 
 
 @click.command()
@@ -191,8 +203,11 @@ def verify(directory: Path, strict: bool) -> None:
     Problems go to stdout, one a line, and on damage one error line to stderr; warnings
     (orphan files from interrupted writes) go to stderr. `hyperframe repair` fixes what can be fixed.
 
+    Examples:
+
     \b
-    hyperframe verify log.db
+        hyperframe verify log.db
+        hyperframe verify log.db --strict || hyperframe repair log.db
     """
     from ..verify import verify_log
 
@@ -212,14 +227,22 @@ def verify(directory: Path, strict: bool) -> None:
 
 @click.command()
 @log_dir
-@click.option("--retain", type=click.FloatRange(min=0), default=300.0, show_default=True, metavar="SECONDS",
-              help="Keep replaced segments this long for readers and replications already under way.")
+@click.option(
+    "--retain",
+    type=click.FloatRange(min=0),
+    default=300.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="Keep replaced segments this long for readers and replications already under way.",
+)
 def compact(directory: Path, retain: float) -> None:
     """Merge all segments into one (order and content kept) and remove orphan files.
 
+    Examples:
+
     \b
-    hyperframe compact log.db
-    hyperframe compact log.db --retain 0     # free the old files now
+        hyperframe compact log.db
+        hyperframe compact log.db --retain 0     # free the old files now
     """
     log = existing(directory)
     before = log.info()["segments"]
@@ -235,8 +258,10 @@ def repair(directory: Path) -> None:
     Nodes in damaged or missing segments (and nodes that link them) are dropped and
     counted; replicate from a peer to get them back.
 
+    Example:
+
     \b
-    hyperframe repair log.db
+        hyperframe repair log.db
     """
     from ..repair import repair_log
 
@@ -264,9 +289,11 @@ def repair(directory: Path) -> None:
 def graph(directory: Path, output: Path, label: str | None, other: Path | None, max_nodes: int | None) -> None:
     """Draw the causal graph of DIRECTORY to an image file (needs the notebook extra).
 
+    Examples:
+
     \b
-    hyperframe graph data/biscoe-team -o biscoe.png --label species
-    hyperframe graph a.db --other b.db -o diff.svg
+        hyperframe graph data/biscoe-team -o biscoe.png --label species
+        hyperframe graph data/biscoe-team --other data/dream-team -o diff.svg
     """
     from ..notebook.plot import save_graph
 

@@ -3,14 +3,45 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from ..errors import NotALogError
 
+if TYPE_CHECKING:
+    from ..sync.modes import Mode
+
+    _StrChoice = click.Choice[str]
+else:  # click.Choice is generic only from click 8.4 on
+    _StrChoice = click.Choice
+
+
+class ModeChoice(_StrChoice):
+    """``click.Choice`` over :data:`hyperframe.sync.modes.MODES`, read when first needed.
+
+    Importing anything under ``hyperframe.sync`` runs the package's ``__init__``, which
+    loads numpy, and ``import hyperframe.cli`` must stay light; so the modes are looked
+    up when ``--help`` or parsing asks for them, not when this module is imported.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(())
+
+    @property
+    def choices(self) -> tuple[str, ...]:
+        from ..sync.modes import MODES
+
+        return MODES
+
+    @choices.setter
+    def choices(self, value: object) -> None:
+        pass  # click.Choice.__init__ assigns the (empty) choices; MODES is the only source
+
+
 mode_option = click.option(
     "--mode",
-    type=click.Choice(["sync", "push", "pull"]),
+    type=ModeChoice(),
     default="sync",
     show_default=True,
     help="sync: both ways; push: only send; pull: only receive.",
@@ -31,13 +62,15 @@ timeout_option = click.option(
 @click.option("--push", "direction", flag_value="push", help="Only copy A's nodes into B.")
 @click.option("--pull", "direction", flag_value="pull", help="Only copy B's nodes into A.")
 @timeout_option
-def sync(dir_a: Path, dir_b: Path, dry_run: bool, direction: str | None, timeout: float) -> None:
+def sync(dir_a: Path, dir_b: Path, dry_run: bool, direction: Mode | None, timeout: float) -> None:
     """Replicate two log directories: afterwards both hold the union.
 
+    Examples:
+
     \b
-    hyperframe sync log.db log2.db
-    hyperframe sync field-laptop/ lab/ --push      # only A -> B
-    hyperframe sync a/ b/ --dry-run
+        hyperframe sync log.db log2.db
+        hyperframe sync field-laptop/ lab/ --push      # only A -> B
+        hyperframe sync a/ b/ --dry-run
     """
     from ..log import Log
     from ..sync import diff, replicate
@@ -56,21 +89,23 @@ def sync(dir_a: Path, dir_b: Path, dry_run: bool, direction: str | None, timeout
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
 @mode_option
 @timeout_option
-def replicate(directory: Path, mode: str, timeout: float) -> None:
+def replicate(directory: Path, mode: Mode, timeout: float) -> None:
     """Speak the replication protocol on stdin/stdout for the log in DIRECTORY.
 
-    The same command runs on both ends; wire them with any byte stream:
+    The same command runs on both ends; wire them with any byte stream (pipe, ssh,
+    socat, nc, dupsh). Only protocol bytes go to stdout; a one-line summary goes to
+    stderr.
+
+    Examples:
 
     \b
-    hyperframe pipe 'hyperframe replicate log.db' 'hyperframe replicate log2.db'
-    ssh host hyperframe replicate data/log | ... (socat, nc, dupsh)
-
-    Only protocol bytes go to stdout; a one-line summary goes to stderr.
+        hyperframe pipe 'hyperframe replicate log.db' 'hyperframe replicate log2.db'
+        hyperframe pipe 'hyperframe replicate log.db --mode push' 'ssh host hyperframe replicate data/log'
     """
     from ..log import Log
     from ..sync.transport import run_stdio
 
-    report = run_stdio(Log(directory), mode=mode, timeout=timeout)
+    report = run_stdio(Log(directory).replica(), mode=mode, timeout=timeout)
     click.echo(f"hyperframe: {report.summary()}", err=True)
 
 
@@ -82,8 +117,10 @@ def pipe(first: str, second: str) -> None:
 
     Exits 0 only when both commands succeed (what `dupsh` does).
 
+    Example:
+
     \b
-    hyperframe pipe 'hyperframe replicate log.db' 'hyperframe replicate log2.db'
+        hyperframe pipe 'hyperframe replicate log.db' 'hyperframe replicate log2.db'
     """
     from ..sync.transport import wire
 
@@ -99,8 +136,10 @@ def pipe(first: str, second: str) -> None:
 def merge(target: Path, sources: tuple[Path, ...], timeout: float) -> None:
     """Copy every node of SOURCES into TARGET (created if new); sources are not changed.
 
+    Example:
+
     \b
-    hyperframe merge merged.db data/site-a data/site-b
+        hyperframe merge merged.db data/biscoe-team data/dream-team
     """
     from ..log import Log
     from ..sync import replicate

@@ -25,19 +25,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeAlias, cast
 
+from .._optional import require
 from ..errors import UsageError
-from ._optional import require
 
 if TYPE_CHECKING:
     import networkx as nx
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-    from ..log import Log
+    from ..log import Log, LogLike
 
 __all__ = ["COLORS", "plot", "plot_diff", "pyplot", "save_graph"]
 
-LogLike: TypeAlias = "Log | str | os.PathLike[str]"
 Label: TypeAlias = "str | Callable[[Any], Any] | None"
 
 #: node colours: a single log, and the three sides of a comparison
@@ -62,13 +61,6 @@ def _has_display() -> bool:
     if sys.platform in ("darwin", "win32") or "ipykernel" in sys.modules:
         return True
     return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
-
-
-def _open(log: LogLike) -> Log:
-    from ..log import Log
-    from ..log import open as open_log
-
-    return log if isinstance(log, Log) else open_log(log, read_only=True)
 
 
 @dataclass
@@ -110,8 +102,14 @@ def plot(
 
     if max_nodes < 1:
         raise UsageError("max_nodes must be at least 1")
-    a: Log = _open(diff.a if diff is not None else log)
-    b: Log | None = _open(diff.b) if diff is not None else (_open(other) if other is not None else None)
+    from ..log import as_log
+
+    a: Log = as_log(diff.a if diff is not None else log, read_only=True)
+    b: Log | None = (
+        as_log(diff.b, read_only=True)
+        if diff is not None
+        else (as_log(other, read_only=True) if other is not None else None)
+    )
     sides = [_Side(a, a.graph, set(a.heads()))]
     if b is not None:
         sides.append(_Side(b, b.graph, set(b.heads())))

@@ -15,29 +15,20 @@ Every part is an attribute, so a test (or a script) can drive it::
 from __future__ import annotations
 
 import html
-import os
-from typing import TYPE_CHECKING, Any, TypeAlias
+from typing import TYPE_CHECKING, Any
 
+from .._optional import require
 from ..errors import HyperframeError
-from ._optional import require
 
 if TYPE_CHECKING:
-    from ..log import Log
+    from ..log import Log, LogLike
     from ..sync import Diff, ReplicationReport
+    from ..sync.modes import Mode
 
 __all__ = ["MergeWidget", "merge_widget"]
 
-LogLike: TypeAlias = "Log | str | os.PathLike[str]"
-
 #: what each button does: replicate mode, and a verb for the status line
 ACTIONS = {"pull": "pulling B into A", "push": "pushing A into B", "sync": "syncing both ways"}
-
-
-def _open(log: LogLike) -> Log:
-    from ..log import Log
-    from ..log import open as open_log
-
-    return log if isinstance(log, Log) else open_log(log)
 
 
 class MergeWidget:
@@ -53,8 +44,10 @@ class MergeWidget:
 
     def __init__(self, a: LogLike, b: LogLike, *, plot: bool = True, max_nodes: int = 300) -> None:
         widgets = require("ipywidgets")
-        self.a: Log = _open(a)
-        self.b: Log = _open(b)
+        from ..log import as_log
+
+        self.a: Log = as_log(a)
+        self.b: Log = as_log(b)
         self.show_plot = plot
         self.max_nodes = max_nodes
         self.diff: Diff | None = None
@@ -153,7 +146,7 @@ class MergeWidget:
         self.plot_image.value = buffer.getvalue()
         self.plot_note.value = ""
 
-    def run(self, mode: str) -> ReplicationReport | None:
+    def run(self, mode: Mode) -> ReplicationReport | None:
         """Replicate in ``mode`` ("pull", "push" or "sync") and show what happened."""
         from ..sync import replicate
 
@@ -182,7 +175,7 @@ class MergeWidget:
         return report
 
     def _progress(self) -> Any:
-        from .progress import ReplicationProgress
+        from ..progress import ReplicationProgress
 
         bar = self.progress
         counts = ReplicationProgress(enabled=False)
@@ -196,7 +189,9 @@ class MergeWidget:
 
     def _on_compare(self, _: Any = None) -> None:
         def compare() -> None:
-            self.a, self.b = _open(self.a_path.value), _open(self.b_path.value)
+            from ..log import as_log
+
+            self.a, self.b = as_log(self.a_path.value), as_log(self.b_path.value)
             self.summary.value = ""
             self.status.value = ""
             self.refresh()

@@ -11,11 +11,12 @@ Layout (see docs/FORMAT.md)::
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
-from ..errors import CorruptLogError, LogError, NotALogError
+from ..errors import CorruptLogError, LogError, NotALogError, StorageError
 from . import manifest as mf
 from . import segments
 from .durable import TMP_SUFFIX
@@ -32,6 +33,10 @@ SMALL_SEGMENT_ROWS = 65_536
 #: every this many commits, files no manifest needs any more (expired retired segments,
 #: leftovers of crashed writers) are deleted; `compact` and `repair` always do it
 GC_EVERY = 16
+#: a read that finds a segment compacted away starts again on the newest state this often
+READ_ATTEMPTS = 4
+
+T = TypeVar("T")
 
 
 def _still_retired(manifest: Manifest) -> tuple[tuple[str, float], ...]:
@@ -40,8 +45,28 @@ def _still_retired(manifest: Manifest) -> tuple[tuple[str, float], ...]:
     return tuple(r for r in manifest.retired if r[1] > now)
 
 
-class SegmentGone(FileNotFoundError):
-    """A segment was compacted away while a reader was looking at an older manifest."""
+class SegmentGone(Exception):
+    """A segment was compacted away while a reader was looking at an older manifest.
+
+    Internal to the store: :meth:`LogStore.read_state` turns it into a retry on the newest
+    state, so no caller ever sees it.
+    """
+
+
+@contextmanager
+def writing(path: Path) -> Iterator[None]:
+    """Turn the file system's refusals (disk full, permissions, ...) into a :class:`StorageError`.
+
+    Every write publishes with put-if-absent last, so whatever failed left the old state.
+    """
+    try:
+        yield
+    except OSError as exc:
+        raise StorageError(
+            f"writing to {path} failed ({exc.strerror or exc}); nothing was committed and the log is as it was. "
+            "Free some space or fix the permissions, then try again",
+            path=path,
+        ) from None
 
 
 class LogStore:
@@ -59,10 +84,21 @@ class LogStore:
         return self.meta.is_dir()
 
     def check_is_log(self) -> None:
-        """Refuse a directory that holds other things but is not a hyperframe log."""
+        """Refuse a directory that holds other things but is not a hyperframe log.
+
+        Judged from one listing of the directory: a writer creating the log at this moment
+        makes ``_hyperframe/`` before anything else, so a listing that shows other files
+        shows it too (no race between "no folder yet" and "not empty").
+        """
         if self.path.exists() and not self.path.is_dir():
             raise NotALogError(f"{self.path} is a file, not a log directory; give a directory path", path=self.path)
-        if self.path.is_dir() and not self.exists() and any(self.path.iterdir()):
+        try:
+            names = {p.name for p in self.path.iterdir()}
+        except FileNotFoundError:
+            return
+        except OSError as exc:
+            raise StorageError(f"{self.path} cannot be listed ({exc.strerror})", path=self.path) from None
+        if names and mf.META_DIR not in names:
             raise NotALogError(
                 f"{self.path} is not a hyperframe log (no {mf.META_DIR}/ folder) and is not empty; "
                 "give a new or empty directory, or the path of an existing log",
@@ -71,6 +107,19 @@ class LogStore:
 
     def latest(self) -> Manifest | None:
         """The current manifest; parsed again only when a newer one has been published."""
+        for _ in range(READ_ATTEMPTS):
+            try:
+                return self._latest()
+            except FileNotFoundError:  # pruned between listing and reading: a newer one exists
+                continue
+            except OSError as exc:
+                raise StorageError(f"the manifests of {self.path} cannot be read ({exc})", path=self.path) from None
+        raise LogError(
+            f"{self.path} changed {READ_ATTEMPTS} times while its newest manifest was being read; try again",
+            path=self.path,
+        )
+
+    def _latest(self) -> Manifest | None:
         versions = mf.manifest_versions(self.path)
         if not versions:
             if self.exists() and next(self.path.glob("seg-*.parquet"), None) is not None:
@@ -87,6 +136,25 @@ class LogStore:
         if self._cached is None or self._cached[0] != stamp:
             self._cached = (stamp, mf.read_manifest(self.path, versions[-1]))
         return self._cached[1]
+
+    def newest_version(self) -> int:
+        """The highest manifest number on disk, readable or not (-1 for none)."""
+        versions = mf.manifest_versions(self.path)
+        return versions[-1] if versions else -1
+
+    def read_state(self, read: Callable[[Manifest | None], T]) -> T:
+        """``read(newest state)``, started again on a newer state when a compaction removed a
+        file it needed; the one read retry of hyperframe."""
+        for _ in range(READ_ATTEMPTS):
+            try:
+                return read(self.latest())
+            except SegmentGone:
+                continue
+        raise LogError(
+            f"{self.path} was compacted {READ_ATTEMPTS} times while it was being read; read it again "
+            "(a `compact --retain 0` running in a loop removes files before readers can finish)",
+            path=self.path,
+        )
 
     # --- writing ------------------------------------------------------------------------
 
@@ -107,18 +175,38 @@ class LogStore:
         self._publish(manifest)
         return manifest
 
-    def commit(self, current: Manifest, tables: Sequence[pa.Table], *, heads: tuple[str, ...]) -> Manifest:
-        """Write ``tables`` as new segments after ``current`` (lock held) and publish."""
+    def commit(
+        self,
+        current: Manifest,
+        tables: Sequence[pa.Table],
+        *,
+        heads: tuple[str, ...],
+        keep: Sequence[tuple[SegmentInfo, pa.Table]] | None = None,
+    ) -> Manifest:
+        """Write ``tables`` as new segments after ``current``'s (lock held) and publish.
+
+        With ``keep`` (a rebuild), the new state lists exactly those existing segments,
+        then the new ones; ``current`` then only gives the number and the encoding.
+        """
         infos = [segments.write(self.path, t, current.encoding) for t in tables if t.num_rows]
-        fingerprint = current.fingerprint
+        if keep is None:
+            listed = current.segments
+            fingerprint = current.fingerprint
+            retired = _still_retired(current)
+        else:
+            listed = tuple(info for info, _ in keep)
+            fingerprint = "0" * 64
+            retired = ()
+            for _, table in keep:
+                fingerprint = segments.fingerprint(table.column("key"), fingerprint)
         for table in tables:
             fingerprint = segments.fingerprint(table.column("key"), fingerprint)
         manifest = current.next(
-            segments=current.segments + tuple(infos),
+            segments=listed + tuple(infos),
             heads=heads,
             fingerprint=fingerprint,
             created=time.time(),
-            retired=_still_retired(current),
+            retired=retired,
         )
         self._publish(manifest)
         return manifest
@@ -145,6 +233,13 @@ class LogStore:
         return manifest
 
     def _publish(self, manifest: Manifest) -> None:
+        if manifest.version > mf.MAX_VERSION:
+            raise LogError(
+                f"{self.path} has used up its manifest numbers (the newest is v{manifest.version - 1}; "
+                f"numbers have {mf.VERSION_DIGITS} digits); nothing was written. A manifest numbered like that "
+                f"was not written by hyperframe: run `hyperframe repair {self.path}`, which sets it aside",
+                path=self.path,
+            )
         if not mf.publish(self.path, manifest):
             raise LogError(
                 f"manifest v{manifest.version} of {self.path} was published by a writer that did not take "
@@ -155,9 +250,7 @@ class LogStore:
         if manifest.version % GC_EVERY == 0:  # now and then, delete what no manifest needs any more
             self._delete_unlisted(manifest)
 
-    def compact(
-        self, current: Manifest, *, everything: bool, retain_seconds: float = mf.RETAIN_SECONDS
-    ) -> Manifest:
+    def compact(self, current: Manifest, *, everything: bool, retain_seconds: float = mf.RETAIN_SECONDS) -> Manifest:
         """Merge segments, keeping change order (lock held).
 
         ``everything`` merges the whole log into one segment; otherwise only the trailing

@@ -19,6 +19,9 @@ from .durable import publish_exclusive, write_temp
 FORMAT = 1
 META_DIR = "_hyperframe"
 MANIFEST_DIR = "manifests"
+#: manifest numbers are written with this many digits, so the highest is 10**20 - 1
+VERSION_DIGITS = 20
+MAX_VERSION = 10**VERSION_DIGITS - 1
 _NAME = re.compile(r"^v(\d{20})\.json$")
 _SEGMENT_ID = re.compile(r"[0-9a-f]{64}")
 #: how many older manifests stay behind for readers that are still looking at them
@@ -144,7 +147,7 @@ def manifest_versions(log_dir: Path) -> list[int]:
 
 
 def manifest_path(log_dir: Path, version: int) -> Path:
-    return manifest_dir(log_dir) / f"v{version:020d}.json"
+    return manifest_dir(log_dir) / f"v{version:0{VERSION_DIGITS}d}.json"
 
 
 def read_manifest(log_dir: Path, version: int) -> Manifest:

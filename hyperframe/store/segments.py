@@ -11,7 +11,8 @@ import io
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..keys import KEY_BYTES
+from ..errors import UsageError
+from ..keys import KEY_BYTES, row_keys
 from .durable import publish_replace, write_temp
 from .manifest import SegmentInfo, segment_file_name
 
@@ -55,7 +56,7 @@ def _offsets(lengths: list[int]) -> pa.Buffer:
     offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
     np.cumsum(lengths, out=offsets[1:])
     if offsets[-1] >= 2**31:
-        raise ValueError("more than 2 GiB in one segment column; add fewer values per batch")
+        raise UsageError("more than 2 GiB in one segment column; add fewer values per batch")
     return pa.py_buffer(offsets.astype(np.int32).tobytes())
 
 
@@ -113,24 +114,35 @@ def make_table(keys: list[bytes], links: list[list[bytes]], values: list[bytes])
     return pa.Table.from_arrays([binary32(keys), link_lists(links), binaries(values)], schema=schema())
 
 
+def key_buffer(keys: pa.Array) -> memoryview:
+    """The raw bytes of a ``fixed_size_binary(32)`` array, without a copy (honours its offset)."""
+    buf = keys.buffers()[1]
+    if buf is None or len(keys) == 0:
+        return memoryview(b"")
+    return memoryview(buf)[keys.offset * KEY_BYTES : (keys.offset + len(keys)) * KEY_BYTES]
+
+
 def key_bytes(keys: pa.Array | pa.ChunkedArray) -> bytes:
     """The raw concatenated 32-byte keys of a key column."""
     import pyarrow as pa
 
     if isinstance(keys, pa.ChunkedArray):
-        return b"".join(key_bytes(chunk) for chunk in keys.chunks)
-    buf = keys.buffers()[1]
-    if buf is None:
-        return b""
-    data: bytes = buf.to_pybytes()
-    return data[keys.offset * KEY_BYTES : (keys.offset + len(keys)) * KEY_BYTES]
+        return b"".join(key_buffer(chunk) for chunk in keys.chunks)
+    return bytes(key_buffer(keys))
 
 
 def key_matrix(keys: pa.Array | pa.ChunkedArray) -> np.ndarray:
     """Keys as an ``(n, 4)`` uint64 array: fast XOR fingerprints and prefix matching."""
     import numpy as np
+    import pyarrow as pa
 
-    return np.frombuffer(key_bytes(keys), dtype="<u8").reshape(-1, 4)
+    raw = key_buffer(keys) if isinstance(keys, pa.Array) else key_bytes(keys)
+    return np.frombuffer(raw, dtype="<u8").reshape(-1, 4)
+
+
+def node_ids(keys: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """64-bit node ids: the first 8 bytes of each key (SHA-256: practically unique)."""
+    return key_matrix(keys)[:, 0].copy()
 
 
 def fingerprint(keys: pa.Array | pa.ChunkedArray, start: str = "0" * 64) -> str:
@@ -166,25 +178,8 @@ def mismatched_rows(table: pa.Table) -> list[int]:
     """Rows whose stored key is not the hash of their links and value (vectorized reads)."""
     raw_keys = key_bytes(table.column("key"))
     offsets, flat = links_per_row(table)
-    link_hex = flat.hex().encode("ascii")
-    frame = b"%d\n" % (2 * KEY_BYTES)
-    sha256 = hashlib.sha256
-    bad = []
-    for row, value in enumerate(table.column("value").to_pylist()):
-        first, last = offsets[row], offsets[row + 1]
-        if first == last:
-            digest = sha256(b"%d\n" % len(value) + value).digest()
-        else:
-            h = sha256()
-            for j in range(first, last):
-                h.update(frame)
-                h.update(link_hex[64 * j : 64 * j + 64])
-            h.update(b"%d\n" % len(value))
-            h.update(value)
-            digest = h.digest()
-        if digest != raw_keys[32 * row : 32 * row + 32]:
-            bad.append(row)
-    return bad
+    computed = row_keys(table.column("value").to_pylist(), offsets, flat)
+    return [row for row, key in enumerate(computed) if key != raw_keys[KEY_BYTES * row : KEY_BYTES * row + KEY_BYTES]]
 
 
 def segment_id(keys: pa.Array | pa.ChunkedArray) -> str:
@@ -208,18 +203,51 @@ def encode(table: pa.Table, encoding: str) -> bytes:
 
 
 def write(log_dir: Path, table: pa.Table, encoding: str) -> SegmentInfo:
-    """Durably write ``table`` as a new segment file and describe it for the manifest."""
-    data = encode(table, encoding)
+    """Durably write ``table`` as a segment file and describe it for the manifest.
+
+    A segment file is never rewritten: names are content hashes, so when an intact file
+    of this name exists (a retired copy, a repair's survivor) it is kept byte for byte and
+    described as it is; only a missing or damaged file is (re)written.
+    """
     sid = segment_id(table.column("key"))
+    target = log_dir / segment_file_name(sid)
+    existing = _intact_file(target, sid, table.num_rows)
+    if existing is not None:
+        return existing
+    data = encode(table, encoding)
     info = SegmentInfo(
-        file=segment_file_name(sid),
+        file=target.name,
         id=sid,
         rows=table.num_rows,
         size=len(data),
         sha256=hashlib.sha256(data).hexdigest(),
     )
-    publish_replace(write_temp(log_dir, data), log_dir / info.file)
+    publish_replace(write_temp(log_dir, data), target)
     return info
+
+
+def _intact_file(path: Path, sid: str, rows: int) -> SegmentInfo | None:
+    """The description of an existing segment file that holds exactly segment ``sid``."""
+    found = inspect_file(path)
+    if found is None or found[0].id != sid or found[0].rows != rows:
+        return None
+    return found[0]
+
+
+def inspect_file(path: Path) -> tuple[SegmentInfo, pa.Table] | None:
+    """A segment file judged by its content alone: its description (with the checksum of
+    the bytes as they are) and its rows, if its name matches its keys and every key
+    matches its node; None for anything else (missing, unparsable, damaged)."""
+    try:
+        sid = path.name[4:-8]
+        segment_file_name(sid)
+        data = path.read_bytes()
+        table = parse(data)
+    except Exception:  # not a segment name, unreadable, damaged
+        return None
+    if segment_id(table.column("key")) != sid or mismatched_rows(table):
+        return None
+    return SegmentInfo(path.name, sid, table.num_rows, len(data), hashlib.sha256(data).hexdigest()), table
 
 
 class DamagedSegment(ValueError):
@@ -233,12 +261,17 @@ def read(log_dir: Path, info: SegmentInfo, columns: list[str] | None = None) -> 
     so no damage (a flipped byte in data, footer or schema, a truncation, another file
     copied over it) can be served. ``info.sha256 == ""`` skips the check (repair only).
     """
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
     data = (log_dir / info.file).read_bytes()
     if info.sha256 and (len(data) != info.size or hashlib.sha256(data).hexdigest() != info.sha256):
         raise DamagedSegment(f"its bytes do not match the manifest's checksum ({len(data)} of {info.size} bytes)")
+    return parse(data, columns)
+
+
+def parse(data: bytes, columns: list[str] | None = None) -> pa.Table:
+    """Parse segment bytes (page checksums verified) and check the columns' types."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
     with pq.ParquetFile(pa.BufferReader(data), page_checksum_verification=True) as file:
         table = file.read(columns=columns)
     expected = schema()

@@ -2,64 +2,24 @@
 
 from __future__ import annotations
 
-import os
 import time
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Union
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from ..errors import UsageError
-from .session import MODES, Progress, SideReport
+from .modes import MODES, OPPOSITE, Mode
+from .report import Progress, ReplicationReport
 
 if TYPE_CHECKING:
-    from ..log import Log
+    from ..log import Log, LogLike
 
-LogLike = Union["Log", str, "os.PathLike[str]"]
 DEFAULT_TIMEOUT = 60.0
-
-
-def _as_log(log: LogLike) -> Log:
-    from ..log import Log
-
-    return log if isinstance(log, Log) else Log(log)
-
-
-@dataclass
-class ReplicationReport:
-    """What a replication did, both ways."""
-
-    mode: str
-    sent_a_to_b: int
-    sent_b_to_a: int
-    bytes_a_to_b: int
-    bytes_b_to_a: int
-    round_trips: int
-    seconds: float
-    nodes_a: int
-    nodes_b: int
-    strategy: str = ""
-    sides: tuple[SideReport, SideReport] | None = field(default=None, repr=False)
-
-    @property
-    def bytes_total(self) -> int:
-        return self.bytes_a_to_b + self.bytes_b_to_a
-
-    def summary(self) -> str:
-        return (
-            f"{self.mode}: {self.sent_a_to_b} node(s) A→B, {self.sent_b_to_a} B→A; "
-            f"{self.bytes_total:,} bytes, {self.round_trips} round trip(s), {self.seconds:.2f} s; "
-            f"A has {self.nodes_a}, B has {self.nodes_b}"
-        )
-
-    def _repr_html_(self) -> str:
-        import html
-
-        return f"<b>hyperframe replication</b>: {html.escape(self.summary())}"
 
 
 def replicate(
     a: LogLike,
     b: LogLike,
-    mode: str = "sync",
+    mode: Mode = "sync",
     *,
     timeout: float = DEFAULT_TIMEOUT,
     progress: Progress | None = None,
@@ -75,14 +35,16 @@ def replicate(
     >>> (report.sent_a_to_b, report.sent_b_to_a, len(a), len(b))
     (1, 1, 2, 2)
     """
+    from ..log import as_log
     from .transport import run_pair
 
     if mode not in MODES:
         raise UsageError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
-    log_a, log_b = _as_log(a), _as_log(b)
-    mode_b = {"sync": "sync", "push": "pull", "pull": "push"}[mode]
+    log_a, log_b = as_log(a), as_log(b)
     start = time.perf_counter()
-    ra, rb = run_pair(log_a, log_b, mode_a=mode, mode_b=mode_b, timeout=timeout, progress=progress)
+    ra, rb = run_pair(
+        log_a.replica(), log_b.replica(), mode_a=mode, mode_b=OPPOSITE[mode], timeout=timeout, progress=progress
+    )
     return ReplicationReport(
         mode=mode,
         sent_a_to_b=ra.sent,
@@ -144,11 +106,12 @@ def diff(a: LogLike, b: LogLike) -> Diff:
     """Compare two logs' key sets; nothing is changed."""
     import pyarrow.compute as pc
 
+    from ..log import as_log
     from ..store import segments
 
-    log_a, log_b = _as_log(a), _as_log(b)
-    keys_a = log_a._keys_now().all_keys()
-    keys_b = log_b._keys_now().all_keys()
+    log_a, log_b = as_log(a), as_log(b)
+    keys_a = log_a.replica().keys()
+    keys_b = log_b.replica().keys()
     in_b = pc.is_in(keys_a, value_set=segments.one_array(keys_b)) if len(keys_a) else keys_a
     in_a = pc.is_in(keys_b, value_set=segments.one_array(keys_a)) if len(keys_b) else keys_b
     only_a = keys_a.filter(pc.invert(in_b)) if len(keys_a) else keys_a

@@ -11,6 +11,7 @@ waits at most ``timeout`` seconds.
 
 from __future__ import annotations
 
+import enum
 import queue
 import struct
 import threading
@@ -25,10 +26,15 @@ PREAMBLE = b"HFR1"
 HEADER = struct.Struct(">BBHI")
 MAX_FRAME = 64 * 1024 * 1024
 READ_CHUNK = 1024 * 1024
+#: frames read ahead of the session (each at most MAX_FRAME): what a fast peer can queue here
+READ_AHEAD = 4
+#: bytes queued for sending before ``try_send`` says "wait": a peer that does not read
+#: costs time, never memory
+SEND_BUFFER = 16 * 1024 * 1024
 
 
-class Kind:
-    """Frame types (see docs/PROTOCOL.md)."""
+class Kind(enum.IntEnum):
+    """Frame types (see docs/PROTOCOL.md): the byte is the ASCII letter."""
 
     HELLO = ord("H")
     SKETCH = ord("S")
@@ -41,18 +47,10 @@ class Kind:
     DONE = ord("D")
     ERROR = ord("X")
 
-    NAMES = {
-        HELLO: "HELLO",
-        SKETCH: "SKETCH",
-        ESTIMATE: "ESTIMATE",
-        NEED: "NEED",
-        FULL: "FULL",
-        PLAN: "PLAN",
-        NODES: "NODES",
-        END: "END",
-        DONE: "DONE",
-        ERROR: "ERROR",
-    }
+
+def kind_name(kind: int) -> str:
+    """``"HELLO"`` for a known frame type, ``"0x41"`` for any other byte."""
+    return Kind(kind).name if kind in Kind._value2member_map_ else f"0x{kind:02x}"
 
 
 @dataclass(frozen=True)
@@ -63,7 +61,7 @@ class Frame:
 
     @property
     def name(self) -> str:
-        return Kind.NAMES.get(self.kind, f"0x{self.kind:02x}")
+        return kind_name(self.kind)
 
 
 _EOF = object()
@@ -72,8 +70,12 @@ _EOF = object()
 class Channel:
     """A duplex connection: a reader thread feeding a queue, a writer thread draining one.
 
-    Sends never block the caller (so two peers that both send large messages cannot
-    deadlock on full pipe buffers); receives wait at most ``timeout`` seconds.
+    Both queues are bounded: at most :data:`READ_AHEAD` frames wait to be received and
+    :data:`SEND_BUFFER` bytes to be sent. ``send`` of small messages never blocks;
+    ``try_send`` lets a session that sends a lot keep receiving meanwhile (so two peers
+    that both send large transfers cannot deadlock on full pipes). Every wait ends at
+    ``timeout`` seconds of silence or at the session's ``deadline`` (a ``time.monotonic``
+    value), whichever comes first.
     """
 
     def __init__(
@@ -82,19 +84,23 @@ class Channel:
         writer: BinaryIO,
         *,
         timeout: float = 60.0,
+        deadline: float | None = None,
         max_frame: int = MAX_FRAME,
         on_close: Callable[[], None] | None = None,
     ) -> None:
         self._reader = reader
         self._writer = writer
         self.timeout = timeout
+        self.deadline = deadline
         self.max_frame = max_frame
         self.bytes_in = 0
         self.bytes_out = 0
         self.clock = 0  # highest leg received so far
         self.legs = 0  # highest leg sent or received: round trips = ceil(legs / 2)
-        self._incoming: queue.Queue[object] = queue.Queue(maxsize=16)  # bounds memory: 16 frames
+        self._incoming: queue.Queue[object] = queue.Queue(maxsize=READ_AHEAD)
         self._outgoing: queue.Queue[bytes | None] = queue.Queue()
+        self._pending = 0  # bytes in _outgoing
+        self._pending_lock = threading.Lock()
         self._write_error: BaseException | None = None
         self._on_close = on_close
         self._read_thread = threading.Thread(target=self._read_loop, name="hyperframe-read", daemon=True)
@@ -106,13 +112,29 @@ class Channel:
     # --- writing ------------------------------------------------------------------------
 
     def send(self, kind: int, payload: bytes = b"") -> None:
+        """Queue one frame (for protocol messages: never blocks)."""
         if self._write_error is not None:
             raise ReplicationError(f"the connection to the peer broke while sending ({self._write_error})")
         if len(payload) > self.max_frame:
             raise ProtocolError(f"refusing to send a {len(payload)}-byte frame (limit {self.max_frame})")
         leg = min(self.clock + 1, 0xFFFF)
         self.legs = max(self.legs, leg)
-        self._outgoing.put(HEADER.pack(kind, 0, leg, len(payload)) + payload)
+        data = HEADER.pack(kind, 0, leg, len(payload)) + payload
+        with self._pending_lock:
+            self._pending += len(data)
+        self._outgoing.put(data)
+
+    def try_send(self, kind: int, payload: bytes) -> bool:
+        """Queue one frame unless :data:`SEND_BUFFER` bytes are waiting already (False)."""
+        if self._write_error is None and self._pending and self._pending + len(payload) > SEND_BUFFER:
+            return False
+        self.send(kind, payload)
+        return True
+
+    @property
+    def sent_everything(self) -> bool:
+        """True when every queued byte has been written to the stream."""
+        return not self._pending
 
     def _write_loop(self) -> None:
         try:
@@ -123,6 +145,8 @@ class Channel:
                 self._writer.write(data)
                 self._writer.flush()
                 self.bytes_out += len(data)
+                with self._pending_lock:
+                    self._pending -= len(data)
         except (OSError, ValueError) as exc:  # broken pipe, closed stream
             self._write_error = exc
         finally:
@@ -173,7 +197,7 @@ class Channel:
                     self._incoming.put(_EOF)
                     return
                 kind, _flags, clock, length = HEADER.unpack(header)
-                if kind not in Kind.NAMES:
+                if kind not in Kind._value2member_map_:
                     raise ProtocolError(f"the peer sent an unknown frame type 0x{kind:02x}")
                 if length > self.max_frame:
                     raise ProtocolError(
@@ -190,10 +214,30 @@ class Channel:
 
     def receive(self, *expected: int) -> Frame:
         """The next frame, which must be one of ``expected`` kinds (an ERROR frame raises)."""
-        deadline = time.monotonic() + self.timeout
+        frame = self.poll(self.timeout, *expected)
+        if frame is None:
+            raise PeerTimeoutError(
+                f"the peer sent nothing for {self.timeout:g} s; it may have hung or the link is down. "
+                "Nothing from this transfer was committed; run replication again"
+            )
+        return frame
+
+    def check_deadline(self) -> None:
+        """Raise once the whole session has run out of time."""
+        if self.deadline is not None and time.monotonic() >= self.deadline:
+            raise PeerTimeoutError(
+                "the replication session reached its deadline before the peer finished; nothing from this "
+                "transfer was committed. Run replication again (or give it a longer --deadline)"
+            )
+
+    def poll(self, wait: float, *expected: int) -> Frame | None:
+        """The next frame if one arrives within ``wait`` seconds, else None."""
+        limit = time.monotonic() + wait
         while True:
+            self.check_deadline()
+            end = limit if self.deadline is None else min(limit, self.deadline)
             try:
-                item = self._incoming.get(timeout=min(0.25, max(0.0, deadline - time.monotonic())))
+                item = self._incoming.get(timeout=min(0.25, max(0.0, end - time.monotonic())))
                 break
             except queue.Empty:
                 if self._write_error is not None:  # the link broke under us: no reply can come
@@ -201,11 +245,8 @@ class Channel:
                         f"the connection to the peer broke ({self._write_error}); nothing from this "
                         "transfer was committed; run replication again"
                     ) from None
-                if time.monotonic() >= deadline:
-                    raise PeerTimeoutError(
-                        f"the peer sent nothing for {self.timeout:g} s; it may have hung or the link is down. "
-                        "Nothing from this transfer was committed; run replication again"
-                    ) from None
+                if time.monotonic() >= limit:
+                    return None
         if item is _EOF:
             self._incoming.put(_EOF)  # later receives see the end too
             raise ProtocolError("the peer closed the connection before replication finished; nothing was committed")
@@ -224,6 +265,6 @@ class Channel:
                 message = item.payload[:200].decode("utf-8", "replace")
             raise ReplicationError(f"the peer gave up: {message}")
         if expected and item.kind not in expected:
-            names = "/".join(Kind.NAMES[k] for k in expected)
+            names = "/".join(kind_name(k) for k in expected)
             raise ProtocolError(f"the peer sent {item.name} where {names} was expected")
         return item

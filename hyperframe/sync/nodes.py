@@ -8,14 +8,15 @@ skip it by id).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 from ..errors import ProtocolError, RejectedNodeError
 from ..store import segments
 
 if TYPE_CHECKING:
+    import numpy as np
     import pyarrow as pa
 
 #: rows per NODES frame; keeps frames far below the frame limit for small values
@@ -68,11 +69,23 @@ def decode_frame(payload: bytes) -> tuple[pa.Table, int, bool]:
     return table, group, whole
 
 
+def _reject(key: bytes, why: str) -> NoReturn:
+    raise RejectedNodeError(
+        f"the peer sent node {key.hex()}, {why}; nothing from this transfer was committed", key=key.hex()
+    )
+
+
 @dataclass
 class Incoming:
     """Nodes received in one transfer, verified as they arrive, committed only at the end."""
 
-    local_has: object  # callable: list[bytes] -> set[bytes]
+    local_has: Callable[[list[bytes]], set[bytes]]
+    #: rows of a value column the log's encoding cannot decode
+    undecodable: Callable[[pa.ChunkedArray], list[int]] = lambda _values: []
+    #: the most rows (duplicates included) the transfer may bring; -1: no count was agreed
+    max_rows: int = -1
+    #: the ids we asked for: any other node is refused (None: the peer chooses)
+    only: np.ndarray | None = None
     groups: list[tuple[int, bool, list[pa.Table]]] = field(default_factory=list)
     seen: set[bytes] = field(default_factory=set)
     duplicates: int = 0
@@ -81,15 +94,26 @@ class Incoming:
 
     def add(self, payload: bytes) -> None:
         table, group, whole = decode_frame(payload)
+        if not table.num_rows:
+            raise ProtocolError("the peer sent an empty NODES frame (a hyperframe peer never does)")
+        if 0 <= self.max_rows < self.received + table.num_rows:
+            raise ProtocolError(
+                f"the peer sent more than the {self.max_rows} node(s) agreed for this transfer; "
+                "nothing from it was committed"
+            )
         keys = segments.split_keys(segments.key_bytes(table.column("key")))
+        if self.only is not None:
+            import numpy as np
+
+            asked = np.isin(segments.node_ids(table.column("key")), self.only)
+            if not asked.all():
+                _reject(keys[int(np.argmin(asked))], "which this side did not ask for")
         bad = segments.mismatched_rows(table)
         if bad:
-            claimed = keys[bad[0]].hex()
-            raise RejectedNodeError(
-                f"the peer sent node {claimed} whose key does not match its links and value "
-                "(tampered or corrupt); nothing from this transfer was committed",
-                key=claimed,
-            )
+            _reject(keys[bad[0]], "whose key does not match its links and value (tampered or corrupt)")
+        bad = self.undecodable(table.column("value"))
+        if bad:
+            _reject(keys[bad[0]], "whose value this log's encoding cannot decode (no writer of this log could add it)")
         offsets, flat = segments.links_per_row(table)
         links = segments.split_keys(flat)
         keep = []
@@ -117,7 +141,7 @@ class Incoming:
         """Every link must be stored locally or arrive earlier in the stream."""
         missing = self.pending_links
         if missing:
-            present = self.local_has(list(missing))  # type: ignore[operator]
+            present = self.local_has(list(missing))
             absent = missing - present
             if absent:
                 link = next(iter(absent))

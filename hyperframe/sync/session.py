@@ -24,32 +24,44 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import struct
 import time
-from collections.abc import Callable
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..errors import IncompatiblePeerError, ProtocolError, ReplicationError
+from ..encodings import get_encoding
+from ..errors import IncompatiblePeerError, PeerTimeoutError, ProtocolError, ReplicationError, UsageError
 from ..store import segments
 from ..store.manifest import Manifest, SegmentInfo
 from . import sketch
-from .framing import Channel, Kind
+from .framing import MAX_FRAME, Channel, Frame, Kind
+from .modes import MODES, Mode
 from .nodes import Incoming, encode_frames
+from .report import Progress, SideReport
 
 if TYPE_CHECKING:
-    from ..log import Log
+    from .replica import Replica
 
 PROTOCOL = "hyperframe-replicate"
-VERSION = 1
-MODES = ("sync", "push", "pull")
+VERSION = 2
 _SEGMENT = struct.Struct("<8sI")
 MAX_SEGMENTS = 100_000
+#: the largest sketch anyone may ask for: one that fits in a frame
+MAX_SKETCH_CELLS = (MAX_FRAME // sketch.CELL_BYTES) // sketch.HASHES * sketch.HASHES
+#: a session's deadline, in multiples of the timeout (60 s: an hour), unless one is given
+DEADLINE_TIMEOUTS = 60
+#: a PLAN starts with how many nodes its sender will send
+_PLAN_HEAD = struct.Struct("<Q")
+_NONE = np.empty(0, np.uint64)
+#: the most nodes a peer may say it holds (2**40: far beyond any log, far below any overflow)
+MAX_NODES = 2**40
+_HEX = re.compile(r"[0-9a-f]+")
 #: sketch attempts (first sketch, estimated sketch, two doublings) before FULL id lists
 MAX_SKETCHES = 4
-Progress = Callable[[int, int], None]
 
 
 @dataclass(frozen=True)
@@ -65,64 +77,33 @@ class Hello:
     segments: tuple[tuple[str, int], ...]  # (16-hex id prefix, rows)
 
 
-@dataclass
-class SideReport:
-    """What one side did."""
-
-    path: str
-    mode: str
-    sent: int = 0
-    received: int = 0  # new nodes committed
-    duplicates: int = 0
-    bytes_out: int = 0
-    bytes_in: int = 0
-    legs: int = 0
-    seconds: float = 0.0
-    identical: bool = False
-    strategy: str = ""
-    nodes_after: int = 0
-    fingerprint_after: str = ""
-
-    @property
-    def round_trips(self) -> int:
-        return (self.legs + 1) // 2
-
-    def summary(self) -> str:
-        return (
-            f"{self.path}: sent {self.sent}, received {self.received} new node(s); "
-            f"{self.bytes_out} B out, {self.bytes_in} B in, {self.round_trips} round trip(s), "
-            f"{self.seconds:.2f} s; now {self.nodes_after} nodes"
-        )
-
-
-def _ids(keys: Any) -> np.ndarray:
-    """64-bit node ids: the first 8 bytes of each key."""
-    return segments.key_matrix(keys)[:, 0].copy()
-
-
 class Session:
-    """Runs the protocol for ``log`` over ``channel``."""
+    """Runs the protocol for ``replica`` over ``channel``."""
 
     def __init__(
         self,
-        log: Log,
+        replica: Replica,
         channel: Channel,
         *,
-        mode: str = "sync",
+        mode: Mode = "sync",
         progress: Progress | None = None,
+        deadline: float | None = None,
     ) -> None:
         if mode not in MODES:
-            raise ValueError(f"mode must be one of {MODES}")
-        self.log = log
+            raise UsageError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
+        self.replica = replica
         self.channel = channel
         self.mode = mode
         self.progress = progress
-        self.report = SideReport(str(log.path), mode)
+        #: seconds the whole session may take (default: DEADLINE_TIMEOUTS x the channel's timeout)
+        self.deadline = deadline if deadline is not None else DEADLINE_TIMEOUTS * channel.timeout
+        self.report = SideReport(replica.name, mode)
 
     # --- the whole conversation -----------------------------------------------------------
 
     def run(self) -> SideReport:
         start = time.perf_counter()
+        self.channel.deadline = time.monotonic() + self.deadline
         try:
             self._run()
         except ReplicationError as exc:
@@ -149,7 +130,7 @@ class Session:
         manifest = self._manifest()
         nonce = os.urandom(16).hex()
         self.channel.send(Kind.HELLO, self._hello(manifest, nonce))
-        peer = self._parse_hello(self.channel.receive(Kind.HELLO).payload)
+        peer = parse_hello(self.channel.receive(Kind.HELLO).payload)
         if peer.nonce == nonce:
             raise ProtocolError("the peer echoed our own HELLO (is the stream looped back to itself?)")
         self._agree_encoding(manifest, peer)
@@ -171,8 +152,10 @@ class Session:
             mine, theirs = self._exchange_done()
             if self.mode != "sync" or peer.mode != "sync" or mine == theirs:
                 return
-            force_full = True  # the sketches missed something (or a writer raced us): exact lists once
-            peer = replace(peer, segments=())
+            # the sketches missed something, or a writer raced us: exact id lists, once. The peer's
+            # count may have grown since its HELLO, so only the frame limit bounds its lists now
+            force_full = True
+            peer = replace(peer, segments=(), nodes=MAX_NODES)
         raise ReplicationError(
             "after replication the two logs still differ (another writer may have added nodes meanwhile); "
             "run replication again"
@@ -181,8 +164,7 @@ class Session:
     # --- hello ----------------------------------------------------------------------------
 
     def _manifest(self) -> Manifest:
-        current = self.log.manifest
-        return current if current is not None else Manifest(version=-1, encoding=self.log.encoding.name)
+        return self.replica.state()
 
     def _hello(self, manifest: Manifest, nonce: str) -> bytes:
         packed = b"".join(_SEGMENT.pack(bytes.fromhex(s.id[:16]), s.rows) for s in manifest.segments)
@@ -202,46 +184,15 @@ class Session:
             separators=(",", ":"),
         ).encode()
 
-    def _parse_hello(self, payload: bytes) -> Hello:
-        try:
-            doc = json.loads(payload)
-            if doc.get("protocol") != PROTOCOL:
-                raise ValueError("not a hyperframe peer")
-            if doc.get("version") != VERSION:
-                raise IncompatiblePeerError(
-                    f"the peer speaks replication protocol version {doc.get('version')!r}, this side "
-                    f"speaks {VERSION}; install the same hyperframe version on both ends"
-                )
-            packed = base64.b64decode(doc["segments"], validate=True)
-            if len(packed) % _SEGMENT.size or len(packed) // _SEGMENT.size > MAX_SEGMENTS:
-                raise ValueError("bad segment list")
-            segs = [_SEGMENT.unpack_from(packed, i) for i in range(0, len(packed), _SEGMENT.size)]
-            peer = Hello(
-                nonce=str(doc["nonce"]),
-                mode=str(doc["mode"]),
-                encoding=str(doc["encoding"]),
-                fixed=bool(doc["fixed"]),
-                nodes=int(doc["nodes"]),
-                fingerprint=str(doc["fingerprint"]),
-                segments=tuple((sid.hex(), int(rows)) for sid, rows in segs),
-            )
-            if peer.mode not in MODES or peer.nodes < 0 or len(peer.fingerprint) != 64:
-                raise ValueError("bad field")
-        except IncompatiblePeerError:
-            raise
-        except (ValueError, KeyError, TypeError, AttributeError) as exc:
-            raise ProtocolError(f"the peer sent a malformed HELLO ({exc})") from None
-        return peer
-
     def _agree_encoding(self, manifest: Manifest, peer: Hello) -> None:
         if peer.encoding == manifest.encoding:
             return
         if not peer.fixed:
             return
-        if manifest.version < 0 and self.log._adopt_encoding(peer.encoding):
+        if manifest.version < 0 and self.replica.adopt_encoding(peer.encoding):
             return
         raise IncompatiblePeerError(
-            f"{self.log.path} stores {manifest.encoding} values and the peer stores {peer.encoding}; "
+            f"{self.replica.name} stores {manifest.encoding} values and the peer stores {peer.encoding}; "
             "only logs with the same encoding can be replicated"
         )
 
@@ -266,42 +217,51 @@ class Session:
         if not force_full and min(n_me, n_peer) == 0:
             # one side holds nothing the other lacks: the other sends all it has left
             self.report.strategy = "send remaining segments"
-            self._send_nodes(rest, None if can_send and n_peer == 0 else np.empty(0, np.uint64))
-            self._receive_nodes(expected=n_peer if can_recv and n_me == 0 else 0, allowed=can_recv)
+            self._move_nodes(
+                rest,
+                None if can_send and n_peer == 0 else _NONE,
+                expected=n_peer if can_recv and n_me == 0 else 0,
+                allowed=can_recv,
+            )
             return
 
-        my_ids = self._rest_ids(rest)
+        my_ids = self.replica.ids(rest)  # key columns cached: the link checks use them too
         if leader:
-            want = self._lead(my_ids, n_me, n_peer, force_full)
-            self._send_nodes(rest, want if can_send else np.empty(0, np.uint64))
-            self._receive_nodes(expected=-1, allowed=can_recv)
+            want, coming = self._lead(my_ids, n_me, n_peer, force_full)
+            self._move_nodes(rest, want if can_send else _NONE, expected=coming, allowed=can_recv)
         else:
             theirs, mine = self._follow(my_ids, n_me, n_peer, force_full)
-            plan = theirs if can_recv else np.empty(0, np.uint64)
-            self.channel.send(Kind.PLAN, plan.astype("<u8").tobytes())
-            self._send_nodes(rest, mine if can_send else np.empty(0, np.uint64))
-            self._receive_nodes(expected=len(plan), allowed=can_recv)
-
-    def _rest_ids(self, rest: list[SegmentInfo]) -> np.ndarray:
-        index = self.log._keys_now()  # loaded once; the receive step's link checks use it too
-        parts = [_ids(index.keys_of(s)) for s in rest]
-        return np.concatenate(parts) if parts else np.empty(0, np.uint64)
+            plan = theirs if can_recv else _NONE
+            mine = mine if can_send else _NONE
+            self.channel.send(Kind.PLAN, _PLAN_HEAD.pack(len(mine)) + plan.astype("<u8").tobytes())
+            self._move_nodes(rest, mine, expected=len(plan), allowed=can_recv, only=plan)
 
     def _sketch_limit(self, n_me: int, n_peer: int) -> int:
-        return sketch.size_for(2 * (n_me + n_peer)) + 3 * 64
+        """The most cells a sketch of this reconciliation may have: enough for every id of
+        both sides, and never more than fits in one frame."""
+        return min(sketch.size_for(2 * (n_me + n_peer)) + 3 * 64, MAX_SKETCH_CELLS)
 
-    def _lead(self, my_ids: np.ndarray, n_me: int, n_peer: int, force_full: bool) -> np.ndarray:
-        """X's side of reconciliation; returns the ids Y wants from us."""
-        start_with_estimate = _start_with_estimate(n_me, n_peer)
-        if not force_full and not start_with_estimate:
+    def _lead(self, my_ids: np.ndarray, n_me: int, n_peer: int, force_full: bool) -> tuple[np.ndarray, int]:
+        """X's side of reconciliation; returns (the ids Y wants from us, how many Y will send)."""
+        budget = Budget({Kind.ESTIMATE: 1, Kind.NEED: MAX_SKETCHES, Kind.FULL: 1, Kind.PLAN: 1})
+        limit = self._sketch_limit(n_me, n_peer)
+        if not force_full and not _start_with_estimate(n_me, n_peer):
             self.channel.send(Kind.SKETCH, sketch.IBLT.of(my_ids, _first_size(n_me, n_peer)).to_bytes())
             self.report.strategy = "sketch"
         while True:
             frame = self.channel.receive(Kind.ESTIMATE, Kind.NEED, Kind.FULL, Kind.PLAN)
+            budget.spend(frame)
             if frame.kind == Kind.PLAN:
-                if len(frame.payload) % 8:
+                if len(frame.payload) < _PLAN_HEAD.size or (len(frame.payload) - _PLAN_HEAD.size) % 8:
                     raise ProtocolError("the peer sent a malformed PLAN")
-                return np.frombuffer(frame.payload, "<u8").astype(np.uint64)
+                (coming,) = _PLAN_HEAD.unpack_from(frame.payload)
+                want = np.frombuffer(frame.payload, "<u8", offset=_PLAN_HEAD.size).astype(np.uint64)
+                if len(want) > n_me or coming > n_peer:
+                    raise ProtocolError(
+                        f"the peer's PLAN asks for {len(want)} of our {n_me} node(s) and announces {coming} of its "
+                        f"{n_peer}: more than either side holds"
+                    )
+                return want, coming
             if frame.kind == Kind.FULL:
                 self.report.strategy = "full id lists"
                 self.channel.send(Kind.FULL, my_ids.astype("<u8").tobytes())
@@ -309,22 +269,21 @@ class Session:
             if frame.kind == Kind.ESTIMATE:
                 levels = sketch.strata_levels(max(n_me, n_peer))
                 try:
-                    theirs = sketch.IBLT.from_bytes(frame.payload)
-                    if theirs.m != levels * sketch.STRATA_CELLS:
+                    if len(frame.payload) != levels * sketch.STRATA_CELLS * sketch.CELL_BYTES:
                         raise ValueError("wrong number of strata")
+                    theirs = sketch.IBLT.from_bytes(frame.payload)
                 except ValueError as exc:
                     raise ProtocolError(f"the peer sent a malformed ESTIMATE ({exc})") from None
                 guess = sketch.estimate(sketch.strata(my_ids, levels).subtract(theirs))
-                m = sketch.size_for(guess)
+                m = min(sketch.size_for(min(guess, n_me + n_peer)), limit)
                 self.report.strategy = f"estimated sketch (difference ~{guess})"
             else:  # NEED: a bigger sketch
-                try:
-                    (m,) = struct.unpack("<Q", frame.payload)
-                except struct.error:
-                    raise ProtocolError("the peer sent a malformed NEED") from None
-                if m % sketch.HASHES or not 0 < m <= self._sketch_limit(n_me, n_peer):
-                    raise ProtocolError(f"the peer asked for a sketch of {m} cells, which is out of bounds")
-            self.channel.send(Kind.SKETCH, sketch.IBLT.of(my_ids, min(m, self._sketch_limit(n_me, n_peer))).to_bytes())
+                if len(frame.payload) != 8:
+                    raise ProtocolError("the peer sent a malformed NEED")
+                (m,) = struct.unpack("<Q", frame.payload)
+                if m % sketch.HASHES or not 0 < m <= limit:
+                    raise ProtocolError(f"the peer asked for a sketch of {m} cells, out of bounds (at most {limit})")
+            self.channel.send(Kind.SKETCH, sketch.IBLT.of(my_ids, m - m % sketch.HASHES).to_bytes())
 
     def _follow(self, my_ids: np.ndarray, n_me: int, n_peer: int, force_full: bool) -> tuple[np.ndarray, np.ndarray]:
         """Y's side of reconciliation; returns (ids only the peer holds, ids only we hold)."""
@@ -335,11 +294,13 @@ class Session:
             self.channel.send(Kind.ESTIMATE, sketch.strata(my_ids, levels).to_bytes())
         sent_estimate = force_full or _start_with_estimate(n_me, n_peer)
         attempts = 0
+        budget = Budget({Kind.SKETCH: MAX_SKETCHES + 1, Kind.FULL: 1})
         while True:
             frame = self.channel.receive(Kind.SKETCH, Kind.FULL)
+            budget.spend(frame)
             if frame.kind == Kind.FULL:
-                if len(frame.payload) % 8:
-                    raise ProtocolError("the peer sent a malformed FULL id list")
+                if len(frame.payload) % 8 or len(frame.payload) // 8 > n_peer:
+                    raise ProtocolError("the peer sent a malformed FULL id list (or more ids than it holds)")
                 theirs = np.frombuffer(frame.payload, "<u8").astype(np.uint64)
                 self.report.strategy = "full id lists"
                 return np.setdiff1d(theirs, my_ids), np.setdiff1d(my_ids, theirs)
@@ -367,40 +328,85 @@ class Session:
 
     # --- moving nodes ---------------------------------------------------------------------
 
-    def _send_nodes(self, rest: list[SegmentInfo], wanted: np.ndarray | None) -> None:
-        """Send our rows whose ids are ``wanted`` (None: all of ``rest``), then END."""
-        if wanted is None or len(wanted):
-            for group, info in enumerate(rest):
-                table = self.log._store.read_segment(info)
-                if wanted is not None:
-                    mask = np.isin(_ids(table.column("key")), wanted)
-                    if not mask.any():
-                        continue
-                    whole = bool(mask.all())
-                    if not whole:
-                        table = table.filter(segments.mask(mask))
-                else:
-                    whole = True
-                for payload in encode_frames(table, group, whole):
-                    self.channel.send(Kind.NODES, payload)
-                self.report.sent += table.num_rows
-        self.channel.send(Kind.END)
+    def _frames_to_send(self, rest: list[SegmentInfo], wanted: np.ndarray | None) -> Iterator[bytes]:
+        """NODES payloads of our rows whose ids are ``wanted`` (None: all of ``rest``)."""
+        if wanted is not None and not len(wanted):
+            return
+        for group, info in enumerate(rest):
+            table = self.replica.read(info)
+            if wanted is not None:
+                mask = np.isin(segments.node_ids(table.column("key")), wanted)
+                if not mask.any():
+                    continue
+                whole = bool(mask.all())
+                if not whole:
+                    table = table.filter(segments.mask(mask))
+            else:
+                whole = True
+            yield from encode_frames(table, group, whole)
+            self.report.sent += table.num_rows
 
-    def _receive_nodes(self, *, expected: int, allowed: bool) -> None:
-        incoming = Incoming(local_has=self.log._keys_now().present)
-        while True:
-            frame = self.channel.receive(Kind.NODES, Kind.END)
-            if frame.kind == Kind.END:
-                break
-            if not allowed:
-                raise ProtocolError(f"the peer sent nodes although {self.log.path} is only pushing")
-            incoming.add(frame.payload)
-            if self.progress is not None:
-                self.progress(incoming.received, max(expected, incoming.received))
+    def _move_nodes(
+        self,
+        rest: list[SegmentInfo],
+        wanted: np.ndarray | None,
+        *,
+        expected: int,
+        allowed: bool,
+        only: np.ndarray | None = None,
+    ) -> None:
+        """Send our rows (then END) while receiving the peer's (until its END), then commit.
+
+        Both at once, so neither side's sending waits on the other's reading; what we
+        queue is bounded by the channel's send buffer, what we receive by ``expected``
+        rows (``only``: the ids we asked for) and by the channel's read-ahead.
+        """
+        encoding = get_encoding(self.replica.state().encoding)
+        incoming = Incoming(
+            local_has=self.replica.has, undecodable=encoding.undecodable_rows, max_rows=expected, only=only
+        )
+        ended = False
+        stalled_since = time.monotonic()
+        written = self.channel.bytes_out
+        for payload in self._frames_to_send(rest, wanted):
+            while not self.channel.try_send(Kind.NODES, payload):
+                if not ended:
+                    ended = self._take(incoming, allowed, expected, wait=0.02)
+                else:
+                    time.sleep(0.005)
+                self.channel.check_deadline()
+                if self.channel.bytes_out != written:
+                    written, stalled_since = self.channel.bytes_out, time.monotonic()
+                elif time.monotonic() - stalled_since > self.channel.timeout:
+                    raise PeerTimeoutError(
+                        f"the peer read nothing for {self.channel.timeout:g} s; nothing from this transfer was "
+                        "committed, run replication again"
+                    )
+        self.channel.send(Kind.END)
+        while not ended:
+            ended = self._take(incoming, allowed, expected, wait=None)
         if incoming.received:
             incoming.check_links()
-            self.report.received += self.log._import_tables(incoming.tables())
+            self.report.received += self.replica.commit(incoming.tables())
             self.report.duplicates += incoming.duplicates
+
+    def _take(self, incoming: Incoming, allowed: bool, expected: int, *, wait: float | None) -> bool:
+        """Handle one NODES or END frame from the peer (waiting up to ``wait`` s; None: the
+        timeout); True once the peer's END came."""
+        if wait is None:
+            frame: Frame | None = self.channel.receive(Kind.NODES, Kind.END)
+        else:
+            frame = self.channel.poll(wait, Kind.NODES, Kind.END)
+        if frame is None:
+            return False
+        if frame.kind == Kind.END:
+            return True
+        if not allowed:
+            raise ProtocolError(f"the peer sent nodes although {self.replica.name} is only pushing")
+        incoming.add(frame.payload)
+        if self.progress is not None:
+            self.progress(incoming.received, max(expected, incoming.received))
+        return False
 
     def _exchange_done(self) -> tuple[str, str]:
         self._finish_report()
@@ -419,6 +425,91 @@ class Session:
         after = self._manifest()
         self.report.nodes_after = after.nodes
         self.report.fingerprint_after = after.fingerprint
+
+
+class Budget:
+    """How many messages of each kind one transfer may bring; one more is a protocol error.
+
+    An honest peer sends far fewer (see docs/PROTOCOL.md, "why it ends"); a peer that loops
+    is stopped at the first message over the limit, before it costs anything.
+    """
+
+    def __init__(self, limits: dict[Kind, int]) -> None:
+        self.limits = limits
+        self.spent: dict[int, int] = {}
+
+    def spend(self, frame: Frame) -> None:
+        count = self.spent.get(frame.kind, 0) + 1
+        self.spent[frame.kind] = count
+        if count > self.limits.get(Kind(frame.kind), 0):
+            raise ProtocolError(
+                f"the peer sent {count} {frame.name} messages in one transfer, more than the protocol allows "
+                f"({self.limits.get(Kind(frame.kind), 0)}); it is looping or hostile. Nothing was committed"
+            )
+
+
+def parse_hello(payload: bytes) -> Hello:
+    """The peer's HELLO, every field checked (type, range, consistency) before any use."""
+    try:
+        doc = json.loads(payload)
+        if not isinstance(doc, dict) or doc.get("protocol") != PROTOCOL:
+            raise ValueError("not a hyperframe peer")
+        if doc.get("version") != VERSION:
+            raise IncompatiblePeerError(
+                f"the peer speaks replication protocol version {str(doc.get('version'))[:20]!r}, this side "
+                f"speaks {VERSION}; install the same hyperframe version on both ends"
+            )
+        packed = base64.b64decode(_text(doc, "segments", 16 * MAX_SEGMENTS), validate=True)
+        if len(packed) % _SEGMENT.size or len(packed) // _SEGMENT.size > MAX_SEGMENTS:
+            raise ValueError("bad segment list")
+        segs = tuple(
+            (sid.hex(), rows)
+            for sid, rows in (_SEGMENT.unpack_from(packed, i) for i in range(0, len(packed), _SEGMENT.size))
+        )
+        nodes = _count(doc, "nodes", MAX_NODES)
+        if sum(rows for _, rows in segs) > nodes:
+            raise ValueError("its segments hold more nodes than it says it has")
+        fixed = doc.get("fixed")
+        if not isinstance(fixed, bool):
+            raise ValueError("'fixed' is not true or false")
+        peer = Hello(
+            nonce=_hex(doc, "nonce", 32),
+            mode=_text(doc, "mode", 8),
+            encoding=_text(doc, "encoding", 16),
+            fixed=fixed,
+            nodes=nodes,
+            fingerprint=_hex(doc, "fingerprint", 64),
+            segments=segs,
+        )
+        if peer.mode not in MODES:
+            raise ValueError(f"unknown mode {peer.mode!r}")
+        _count(doc, "heads", MAX_NODES)
+    except IncompatiblePeerError:
+        raise
+    except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
+        raise ProtocolError(f"the peer sent a malformed HELLO ({str(exc)[:200]})") from None
+    return peer
+
+
+def _count(doc: dict[str, object], name: str, limit: int) -> int:
+    value = doc.get(name)
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= limit:
+        raise ValueError(f"{name!r} is not a count from 0 to {limit}")
+    return value
+
+
+def _text(doc: dict[str, object], name: str, limit: int) -> str:
+    value = doc.get(name)
+    if not isinstance(value, str) or len(value) > limit:
+        raise ValueError(f"{name!r} is not a string of at most {limit} characters")
+    return value
+
+
+def _hex(doc: dict[str, object], name: str, length: int) -> str:
+    value = _text(doc, name, length)
+    if len(value) != length or not _HEX.fullmatch(value):
+        raise ValueError(f"{name!r} is not {length} hex digits")
+    return value
 
 
 def _start_with_estimate(n_me: int, n_peer: int) -> bool:

@@ -10,15 +10,18 @@ import threading
 from typing import BinaryIO
 
 from .framing import Channel
-from .session import Progress, Session, SideReport
+from .modes import Mode
+from .replica import Replica
+from .report import Progress, SideReport
+from .session import Session
 
 
 def run_pair(
-    a: object,
-    b: object,
+    a: Replica,
+    b: Replica,
     *,
-    mode_a: str,
-    mode_b: str,
+    mode_a: Mode,
+    mode_b: Mode,
     timeout: float,
     progress: Progress | None = None,
 ) -> tuple[SideReport, SideReport]:
@@ -26,11 +29,11 @@ def run_pair(
     sock_a, sock_b = socket.socketpair()
     results: dict[str, SideReport | BaseException] = {}
 
-    def side(name: str, log: object, sock: socket.socket, mode: str, prog: Progress | None) -> None:
+    def side(name: str, replica: Replica, sock: socket.socket, mode: Mode, prog: Progress | None) -> None:
         reader, writer = sock.makefile("rb"), sock.makefile("wb")
         channel = Channel(reader, writer, timeout=timeout, on_close=lambda: _shut(sock))
         try:
-            results[name] = Session(log, channel, mode=mode, progress=prog).run()  # type: ignore[arg-type]
+            results[name] = Session(replica, channel, mode=mode, progress=prog).run()
         except BaseException as exc:  # re-raised in the caller's thread
             results[name] = exc
         finally:
@@ -58,14 +61,14 @@ def _shut(sock: socket.socket) -> None:
         pass
 
 
-def run_stdio(log: object, *, mode: str, timeout: float) -> SideReport:
+def run_stdio(replica: Replica, *, mode: Mode, timeout: float) -> SideReport:
     """Speak the protocol on this process's stdin/stdout (for `hyperframe replicate`)."""
     reader: BinaryIO = os.fdopen(os.dup(sys.stdin.fileno()), "rb", buffering=0)
     writer: BinaryIO = os.fdopen(os.dup(sys.stdout.fileno()), "wb", buffering=0)
     # nothing else may write protocol-breaking bytes to stdout: point fd 1 at stderr
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
     channel = Channel(reader, writer, timeout=timeout)
-    return Session(log, channel, mode=mode).run()  # type: ignore[arg-type]
+    return Session(replica, channel, mode=mode).run()
 
 
 def wire(first: str, second: str) -> tuple[int, int]:

@@ -1,0 +1,1 @@
+"""hyperframe's benchmarks and the reliability stress run (``python -m benchmarks.stress``)."""

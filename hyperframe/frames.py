@@ -1,0 +1,447 @@
+"""A log as an Arrow table or a pandas DataFrame: one row per node.
+
+Columns, in order:
+
+- ``key``: the node's hex key;
+- ``links``: the hex keys it links (a list);
+- ``change``: its 1-based position in the log's order;
+- ``depth``: its generation: 0 for a root, else one more than its deepest link;
+- ``is_head``: True if nothing links to it yet;
+- the value: ``value`` decoded by the log's encoding (``str`` for utf-8, ``bytes`` for
+  binary); for a JSON log, the fields of object values as columns (nested keys dotted,
+  ``bill.length_mm``), or with ``expand=False`` the JSON text in ``value``.
+
+Everything is vectorized over Arrow buffers: no Python object per node is made until
+pandas asks for one.
+
+>>> import hyperframe, tempfile
+>>> log = hyperframe.open(tempfile.mkdtemp(), encoding="json")
+>>> a = log.add({"species": "Adelie", "bill": {"length_mm": 39.1}})
+>>> b = log.add({"species": "Gentoo", "bill": {"length_mm": 46.5}}, links=[a.key])
+>>> table = log.to_arrow()
+>>> table.column_names
+['key', 'links', 'change', 'depth', 'is_head', 'species', 'bill.length_mm']
+>>> table.column("depth").to_pylist(), table.column("is_head").to_pylist()
+([0, 1], [False, True])
+>>> log.to_arrow(expand=False).column("value").to_pylist()[1]
+'{"species":"Gentoo","bill":{"length_mm":46.5}}'
+"""
+
+from __future__ import annotations
+
+import binascii
+import json
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from .errors import UsageError
+from .keys import KEY_BYTES, KEY_HEX
+from .progress import progress_bar
+from .store import segments
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+    import pyarrow as pa
+
+    from .log import Log
+
+__all__ = [
+    "CORE_COLUMNS",
+    "Selection",
+    "build_table",
+    "depths",
+    "expand_json",
+    "hex_keys",
+    "hex_links",
+    "table_to_pandas",
+]
+
+#: the columns every frame starts with
+CORE_COLUMNS = ("key", "links", "change", "depth", "is_head")
+#: show a progress bar by default from this many nodes on
+PROGRESS_FROM = 200_000
+
+
+# --- keys and links ---------------------------------------------------------------------
+
+
+def hex_keys(keys: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
+    """Hex strings of 32-byte keys, built in one pass over the key buffer.
+
+    >>> import pyarrow as pa
+    >>> hex_keys(pa.array([bytes(31) + b"\\xff"], pa.binary(32))).to_pylist()[0][-4:]
+    '00ff'
+    """
+    import numpy as np
+    import pyarrow as pa
+
+    if isinstance(keys, pa.ChunkedArray):
+        return pa.chunked_array([hex_keys(c) for c in keys.chunks], type=pa.string())
+    if keys.null_count:
+        raise UsageError("a key column cannot hold nulls")
+    n = len(keys)
+    data = binascii.hexlify(segments.key_buffer(keys))
+    if KEY_HEX * n < 2**31:
+        small = np.arange(0, KEY_HEX * (n + 1), KEY_HEX, dtype=np.int32)
+        return pa.StringArray.from_buffers(n, pa.py_buffer(small), pa.py_buffer(data))
+    large = np.arange(0, KEY_HEX * (n + 1), KEY_HEX, dtype=np.int64)
+    big = pa.LargeStringArray.from_buffers(n, pa.py_buffer(large), pa.py_buffer(data))
+    return big.cast(pa.string()) if n < 2**24 else big
+
+
+def hex_links(links: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
+    """``list<fixed_size_binary(32)>`` to ``list<string>`` of hex keys, sharing the offsets."""
+    import pyarrow as pa
+
+    if isinstance(links, pa.ChunkedArray):
+        chunks = [hex_links(c) for c in links.chunks]
+        return pa.chunked_array(chunks, type=pa.list_(pa.string()))
+    return pa.ListArray.from_arrays(links.offsets, hex_keys(links.values))
+
+
+# --- depth ------------------------------------------------------------------------------
+
+
+def link_positions(keys: pa.Array, flat_links: pa.Array) -> np.ndarray:
+    """0-based row of each link among ``keys`` (-1 if absent), via a hash of the first word.
+
+    A log only holds links to nodes it holds, so when the first 8 bytes of the keys are
+    unique a match on them is a match on the whole key; otherwise (never seen in practice)
+    the whole keys are compared.
+    """
+    import numpy as np
+    import pandas as pd
+    import pyarrow.compute as pc
+
+    if len(flat_links) == 0:
+        return np.zeros(0, dtype=np.int64)
+    index = pd.Index(segments.node_ids(keys))
+    if index.is_unique:
+        found = np.asarray(index.get_indexer(segments.node_ids(flat_links)), dtype=np.int64)
+        if (found >= 0).all():
+            return found
+    slow = pc.index_in(flat_links, value_set=keys).fill_null(-1)
+    return np.asarray(slow.to_numpy(zero_copy_only=False), dtype=np.int64)
+
+
+def depths(counts: np.ndarray, parents: np.ndarray) -> np.ndarray:
+    """Generation of every node: 0 for a root, else 1 + the deepest of its links.
+
+    ``counts[i]`` is how many links row ``i`` has and ``parents`` their rows, flattened in
+    row order; every link points to an earlier row (a log's invariant; a link with row -1,
+    unknown, is ignored). Vectorized: runs where each row links just the row before are
+    collapsed, single-link chains are resolved by pointer jumping, and only rows with two
+    or more links (merges) are visited one by one, in order.
+
+    >>> import numpy as np
+    >>> # 0 <- 1 <- 2, 0 <- 3, and 4 merges 2 and 3
+    >>> depths(np.array([0, 1, 1, 1, 2]), np.array([0, 1, 0, 2, 3])).tolist()
+    [0, 1, 2, 1, 3]
+    """
+    import numpy as np
+
+    n = len(counts)
+    if n == 0:
+        return np.zeros(0, dtype=np.int64)
+    counts = np.asarray(counts, dtype=np.int64)
+    parents = np.asarray(parents, dtype=np.int64)
+    if len(parents) and (parents < 0).any():  # unknown links: drop them
+        owner = np.repeat(np.arange(n), counts)
+        keep = parents >= 0
+        parents, counts = parents[keep], np.bincount(owner[keep], minlength=n).astype(np.int64)
+    rows = np.arange(n, dtype=np.int64)
+    starts = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(counts, out=starts[1:])
+    single = counts == 1
+    up = np.full(n, -1, dtype=np.int64)
+    up[single] = parents[starts[:-1][single]]
+
+    # 1. collapse runs in which each row links only the row before it
+    cont = single & (up == rows - 1)
+    run_first = np.maximum.accumulate(np.where(cont, 0, rows))
+    offset = rows - run_first
+    run_of = np.cumsum(~cont) - 1  # run id of each row
+    firsts = np.flatnonzero(~cont)  # first row of each run
+    r = len(firsts)
+
+    # 2. pointer jumping over runs whose first row has one link
+    first_single = single[firsts]
+    jump = np.arange(r, dtype=np.int64)
+    weight = np.zeros(r, dtype=np.int64)
+    p = up[firsts[first_single]]
+    jump[first_single] = run_of[p]
+    weight[first_single] = offset[p] + 1
+    while True:
+        nxt = jump[jump]
+        if np.array_equal(nxt, jump):
+            break
+        weight = weight + weight[jump]
+        jump = nxt
+
+    # 3. merges, in order: their links resolve to anchors (roots or earlier merges)
+    run_depth = np.zeros(r, dtype=np.int64)  # valid for anchors
+    merges = np.flatnonzero(counts[firsts] >= 2)
+    if len(merges):
+        m_rows = firsts[merges]
+        m_counts = counts[m_rows]
+        before = np.cumsum(m_counts) - m_counts  # where each merge's links start in `take`
+        take = np.repeat(starts[m_rows] - before, m_counts) + np.arange(int(m_counts.sum()))
+        link_rows = parents[take]
+        link_runs = run_of[link_rows]
+        anchor = jump[link_runs].tolist()
+        extra = (weight[link_runs] + offset[link_rows]).tolist()
+        bounds = np.concatenate([[0], np.cumsum(m_counts)]).tolist()
+        found = run_depth.tolist()
+        for k, run in enumerate(merges.tolist()):
+            best = 0
+            for j in range(bounds[k], bounds[k + 1]):
+                d = found[anchor[j]] + extra[j]
+                best = max(best, d)
+            found[run] = best + 1
+        run_depth = np.asarray(found, dtype=np.int64)
+
+    run_depth = run_depth[jump] + weight
+    return np.asarray(run_depth[run_of] + offset, dtype=np.int64)
+
+
+# --- values -----------------------------------------------------------------------------
+
+
+def _as_text(values: pa.ChunkedArray) -> pa.ChunkedArray:
+    """Binary values as UTF-8 strings (zero-copy when valid, replacement chars otherwise)."""
+    import pyarrow as pa
+
+    try:
+        return values.cast(pa.string())
+    except pa.ArrowInvalid:
+        return pa.chunked_array(
+            [
+                pa.array([v.decode("utf-8", errors="replace") for v in c.to_pylist()], pa.string())
+                for c in values.chunks
+            ],
+            type=pa.string(),
+        )
+
+
+def _flatten(table: pa.Table) -> pa.Table:
+    import pyarrow as pa
+
+    while any(pa.types.is_struct(f.type) for f in table.schema):
+        table = table.flatten()
+    return table
+
+
+def expand_json(values: pa.ChunkedArray) -> pa.Table:
+    """JSON texts to a table: fields of objects as columns (nested dotted), others in ``value``.
+
+    Fast path: the values are joined into newline-delimited JSON and parsed by Arrow's
+    JSON reader. If that cannot type them (a value that is not an object, a field holding
+    numbers in one row and text in another), each value is parsed in Python instead and
+    a column whose types still clash is kept as JSON text.
+
+    >>> import pyarrow as pa
+    >>> v = pa.chunked_array([pa.array([b'{"a":1,"b":{"c":"x"}}', b'{"a":2.5}'])])
+    >>> expand_json(v).to_pylist()
+    [{'a': 1.0, 'b.c': 'x'}, {'a': 2.5, 'b.c': None}]
+    >>> expand_json(pa.chunked_array([pa.array([b'{"a":1}', b'"text"'])])).to_pylist()
+    [{'a': 1.0, 'value': None}, {'a': None, 'value': '"text"'}]
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.json as pj
+
+    n = len(values)
+    if n == 0:
+        return pa.table({})
+    joined = pc.binary_join_element_wise(values.combine_chunks(), pa.scalar(b"", pa.binary()), b"\n")
+    _, offsets, data = joined.buffers()
+    width = 8 if pa.types.is_large_binary(joined.type) else 4
+    bounds = memoryview(offsets).cast("B")[joined.offset * width :]
+    start = int.from_bytes(bounds[:width], "little")
+    stop = int.from_bytes(bounds[n * width : (n + 1) * width], "little")
+    try:
+        table = pj.read_json(
+            pa.BufferReader(data.slice(start, stop - start)),
+            read_options=pj.ReadOptions(block_size=max(1 << 20, min(stop - start + 1, 1 << 30))),
+        )
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        table = None
+    if table is not None and table.num_rows == n:
+        return _flatten(table)
+    return _expand_json_python(values)
+
+
+def _expand_json_python(values: pa.ChunkedArray) -> pa.Table:
+    import pandas as pd
+    import pyarrow as pa
+
+    docs = [json.loads(v) for v in values.to_pylist()]
+    objects = [d if isinstance(d, dict) else {} for d in docs]
+    frame = pd.json_normalize(objects) if any(objects) else pd.DataFrame(index=range(len(docs)))
+    columns: dict[str, pa.Array] = {}
+    for name in frame.columns:
+        col = frame[name]
+        try:
+            columns[str(name)] = pa.array(col, from_pandas=True)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+            columns[str(name)] = pa.array(
+                [None if _missing(x) else json.dumps(x, ensure_ascii=False) for x in col], pa.string()
+            )
+    if not all(isinstance(d, dict) for d in docs):
+        texts = values.cast(pa.string()).to_pylist()
+        columns["value"] = pa.array([None if isinstance(d, dict) else t for d, t in zip(docs, texts)], pa.string())
+    return pa.table(columns) if columns else pa.table({"value": pa.nulls(len(docs), pa.string())})
+
+
+def _missing(x: Any) -> bool:
+    return x is None or (isinstance(x, float) and math.isnan(x))
+
+
+# --- the table --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Which rows and how values look: the arguments of :meth:`hyperframe.Log.to_arrow`."""
+
+    since: int | None = None
+    until: int | None = None
+    ancestors_of: str | None = None
+    descendants_of: str | None = None
+    expand: bool | None = None
+    raw: bool = False
+
+
+def build_table(log: Log, selection: Selection, *, progress: bool | None = None) -> pa.Table:
+    """The log as a ``pyarrow.Table`` with one row per node; see the module docstring."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    manifest = log.manifest
+    total = manifest.nodes if manifest else 0
+    encoding = log.encoding.name
+    show = total >= PROGRESS_FROM if progress is None else bool(progress)
+    with progress_bar(
+        total, enabled=show, desc=f"loading {log.path.name}", unit="node", strict=progress is True
+    ) as bar:
+        done = [0]
+
+        def loaded(rows: int) -> None:
+            done[0] = min(total, done[0] + rows)
+            bar.n = done[0]
+            bar.refresh()
+
+        state = log.snapshot(on_rows=loaded)
+        table = state.table
+        heads = list(state.heads)
+        total = table.num_rows
+        bar.set_postfix_str("links")
+        key_col = table.column("key").combine_chunks() if total else pa.array([], pa.binary(KEY_BYTES))
+        link_col = table.column("links")
+        flat = pc.list_flatten(link_col).combine_chunks() if total else pa.array([], pa.binary(KEY_BYTES))
+        if not isinstance(flat, pa.FixedSizeBinaryArray):
+            flat = flat.cast(pa.binary(KEY_BYTES))
+        bar.set_postfix_str("depth")
+        if total:
+            counts = pc.list_value_length(link_col).to_numpy()
+            depth = depths(counts, link_positions(key_col, flat))
+        else:
+            depth = np.zeros(0, dtype=np.int64)
+
+        rows = _select_rows(log, total, selection)
+        if isinstance(rows, slice):
+            start, stop = rows.start, rows.stop
+            table = table.slice(start, stop - start)
+            key_col = key_col.slice(start, stop - start)
+            depth = depth[start:stop]
+            change = np.arange(start + 1, stop + 1, dtype=np.int64)
+        else:
+            table = table.take(pa.array(rows))
+            key_col = key_col.take(pa.array(rows))
+            depth = depth[rows]
+            change = rows + 1
+
+        bar.set_postfix_str("keys")
+        keys_hex = hex_keys(key_col)
+        is_head = (
+            pc.is_in(keys_hex, value_set=pa.array(heads, pa.string()))
+            if heads
+            else pa.array(np.zeros(len(change), dtype=bool))
+        )
+        columns: dict[str, Any] = {
+            "key": keys_hex,
+            "links": hex_links(table.column("links")),
+            "change": pa.array(change, pa.int64()),
+            "depth": pa.array(depth, pa.int64()),
+            "is_head": is_head,
+        }
+        values = table.column("value")
+        do_expand = (encoding == "json") if selection.expand is None else bool(selection.expand)
+        bar.set_postfix_str("values")
+        if selection.raw or encoding == "binary":
+            columns["value"] = values
+        elif encoding == "json" and do_expand:
+            fields = expand_json(values)
+            for name, col in zip(fields.column_names, fields.columns):
+                columns[f"value.{name}" if name in CORE_COLUMNS else name] = col
+        else:  # utf-8 text, or JSON text
+            columns["value"] = _as_text(values)
+        bar.set_postfix_str("")
+    return pa.table(columns)
+
+
+def _select_rows(log: Log, total: int, selection: Selection) -> np.ndarray | slice:
+    """The 0-based rows the filters keep: a slice for a change range, else an index array."""
+    import networkx as nx
+    import numpy as np
+
+    lo = max(0, selection.since or 0)
+    hi = total if selection.until is None else max(lo, min(total, selection.until))
+    if selection.ancestors_of is None and selection.descendants_of is None:
+        return slice(lo, hi)
+    keep: set[str] | None = None
+    graph = log.graph
+    for key, walk in ((selection.ancestors_of, nx.ancestors), (selection.descendants_of, nx.descendants)):
+        if key is None:
+            continue
+        full = log.get(key).key
+        found = set(walk(graph, full)) | {full}
+        keep = found if keep is None else keep & found
+    assert keep is not None
+    changes = np.fromiter((graph.nodes[k]["change"] for k in keep), dtype=np.int64, count=len(keep))
+    changes.sort()
+    rows = changes - 1
+    return rows[(rows >= lo) & (rows < hi)]
+
+
+def table_to_pandas(table: pa.Table, options: dict[str, Any]) -> pd.DataFrame:
+    """A frame table as pandas; ``options`` are ``Table.to_pandas`` keywords.
+
+    List columns (``links``, and JSON arrays) are pandas ``ArrowDtype`` lists: each cell
+    reads as a Python list, ``df.links.list.len()`` counts, ``df.explode("links")`` works,
+    and no Python object is made per link until asked for. Integer fields missing in some
+    rows are ``Int64`` rather than float. Passing ``types_mapper`` turns both off.
+    """
+    import pandas as pd
+    import pyarrow as pa
+
+    options = dict(options)
+    mapped = "types_mapper" in options
+    if not mapped:  # lists stay Arrow lists: no numpy array and Python str per link
+        options["types_mapper"] = _arrow_lists
+    frame = table.to_pandas(**options)
+    if not mapped:  # whole numbers stay whole where some rows lack them
+        for name, column in zip(table.column_names, table.columns):
+            if name not in CORE_COLUMNS and pa.types.is_integer(column.type) and column.null_count:
+                frame[name] = column.to_pandas(types_mapper={column.type: pd.Int64Dtype()}.get).array
+    return frame
+
+
+def _arrow_lists(t: pa.DataType) -> Any:
+    import pandas as pd
+    import pyarrow as pa
+
+    return pd.ArrowDtype(t) if pa.types.is_list(t) or pa.types.is_large_list(t) else None

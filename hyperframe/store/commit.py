@@ -1,0 +1,157 @@
+"""The one write path: every change to a log's nodes is committed here.
+
+``batch`` (and so ``add``/``append``), nodes received by replication, ``merge`` and
+``repair`` all call :func:`commit`, which holds the writers' lock and then:
+
+1. takes the newest state (or, for a log not on disk yet, an empty one, and creates the
+   log only if there is something to write);
+2. brings the key index up to that state;
+3. asks the caller's ``stage`` for the change, given that state (this is where links are
+   checked against what the log holds, under the lock, so no other writer can interfere);
+4. drops rows the log holds already, works out the new heads, writes the new segments and
+   publishes the next manifest (put-if-absent);
+5. merges small trailing segments once there are many (auto-compaction).
+
+A rebuild (``repair``) starts from an empty state numbered after every manifest on disk
+and lists exactly the segments ``stage`` keeps, so a damaged newest manifest is never read.
+
+>>> import hyperframe, tempfile
+>>> log = hyperframe.open(tempfile.mkdtemp())
+>>> [n.change for n in log.batch([{"value": "a"}, {"value": "b"}])]
+[1, 2]
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from ..errors import LogError, UsageError
+from . import manifest as mf
+from . import segments
+from .directory import LogStore, writing
+from .keyindex import KeyIndex
+from .manifest import Manifest, SegmentInfo
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+
+@dataclass(frozen=True)
+class Change:
+    """What a ``stage`` function wants committed.
+
+    ``tables`` are new rows in change order (every link stored or earlier). For a rebuild,
+    ``keep`` lists the existing segments the new state keeps, each with its table, in
+    order before ``tables``.
+    """
+
+    tables: Sequence[pa.Table] = ()
+    keep: Sequence[tuple[SegmentInfo, pa.Table]] = ()
+
+
+@dataclass
+class Committed:
+    """The state after a commit, and the rows that were new."""
+
+    manifest: Manifest | None
+    tables: list[pa.Table] = field(default_factory=list)
+
+    @property
+    def added(self) -> int:
+        return sum(t.num_rows for t in self.tables)
+
+
+Stage = Callable[[Manifest, KeyIndex], "Change | None"]
+
+
+def commit(store: LogStore, index: KeyIndex, *, encoding: str, stage: Stage, rebuild: bool = False) -> Committed:
+    """Commit what ``stage(state, index)`` returns, under the lock; see the module docs.
+
+    ``stage`` may raise to refuse the change: nothing is written (and a log that did not
+    exist is not created).
+    """
+    with writing(store.path):
+        return _commit(store, index, encoding=encoding, stage=stage, rebuild=rebuild)
+
+
+def _commit(store: LogStore, index: KeyIndex, *, encoding: str, stage: Stage, rebuild: bool) -> Committed:
+    staged: Change | None = None
+    if not rebuild and store.latest() is None:
+        # nothing on disk yet: refuse bad input before creating anything
+        index.refresh(None)
+        staged = stage(_empty(encoding), index)
+        if staged is None or not any(t.num_rows for t in staged.tables):
+            return Committed(None)
+    with store.lock():
+        if rebuild:
+            index.refresh(None)
+            staged = stage(_empty(encoding), index)
+            if staged is None:
+                return Committed(None)
+            current = Manifest(version=store.newest_version(), encoding=encoding, created=time.time())
+        else:
+            current = store.latest() or store.initialize(encoding)
+            if current.encoding != encoding:  # another handle created the log meanwhile
+                raise UsageError(
+                    f"{store.path} was created meanwhile with {current.encoding} values, not "
+                    f"{encoding}; nothing was written. Open it again and try anew"
+                )
+            index.refresh(current)
+            if staged is None or len(index):
+                staged = stage(current, index)  # the pre-check above stands only while the log is empty
+            if staged is None:
+                return Committed(current)
+        if current.version + 2 > mf.MAX_VERSION:  # this commit and an automatic compaction must fit
+            raise LogError(
+                f"{store.path} has used up its manifest numbers (v{current.version}); nothing was written. "
+                f"A manifest numbered like that was not written by hyperframe: run `hyperframe repair {store.path}`",
+                path=store.path,
+            )
+        tables = [t for t in (drop_known(index, t) for t in staged.tables) if t.num_rows]
+        if rebuild:
+            everything = [t for _, t in staged.keep] + tables
+            current = store.commit(current, tables, heads=next_heads((), everything), keep=staged.keep)
+        elif tables:
+            current = store.commit(current, tables, heads=next_heads(current.heads, tables))
+            current = store.compact(current, everything=False)
+        index.refresh(current)
+    return Committed(current, tables)
+
+
+def _empty(encoding: str) -> Manifest:
+    return Manifest(version=-1, encoding=encoding)
+
+
+def drop_known(index: KeyIndex, table: pa.Table) -> pa.Table:
+    """``table`` without the rows whose keys the log holds already (order kept)."""
+    import pyarrow.compute as pc
+
+    if not len(index) or not table.num_rows:
+        return table
+    incoming = segments.split_keys(segments.key_bytes(table.column("key")))
+    known = index.present(incoming)
+    if not known:
+        return table
+    return table.filter(pc.invert(pc.is_in(table.column("key"), value_set=segments.binary32(sorted(known)))))
+
+
+def next_heads(old: Sequence[str], tables: Sequence[pa.Table]) -> tuple[str, ...]:
+    """Heads after appending ``tables``: old heads and new keys that nothing new links."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    tables = [t for t in tables if t.num_rows]
+    if not tables:
+        return tuple(old)
+    table = tables[0] if len(tables) == 1 else pa.concat_tables(tables)
+    linked = segments.one_array(pc.list_flatten(table.column("links")))
+    keys = table.column("key")
+    olds = segments.binary32([bytes.fromhex(h) for h in old])
+    if len(linked):
+        keys = keys.filter(pc.invert(pc.is_in(keys, value_set=linked)))
+        olds = olds.filter(pc.invert(pc.is_in(olds, value_set=linked)))
+    text = segments.key_bytes(keys).hex() + segments.key_bytes(olds).hex()
+    return tuple(sorted({text[i : i + 64] for i in range(0, len(text), 64)}))
