@@ -29,6 +29,7 @@ from .errors import (
     ReadOnlyLogError,
     RejectedNodeError,
     ReplicationError,
+    StorageError,
     UnknownLinkError,
     UsageError,
 )
@@ -89,6 +90,7 @@ __all__ = [
     "ReplicationError",
     "ReplicationReport",
     "Snapshot",
+    "StorageError",
     "UnknownLinkError",
     "UsageError",
     "__version__",

@@ -32,10 +32,11 @@ from __future__ import annotations
 import binascii
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .errors import UsageError
+from .errors import EncodingError, UsageError
 from .keys import KEY_BYTES, KEY_HEX
 from .progress import progress_bar
 from .store import segments
@@ -44,6 +45,7 @@ if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
     import pyarrow as pa
+    import pyarrow.compute as pc
 
     from .log import Log
 
@@ -92,13 +94,13 @@ def hex_keys(keys: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
 
 
 def hex_links(links: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
-    """``list<fixed_size_binary(32)>`` to ``list<string>`` of hex keys, sharing the offsets."""
+    """A links column (32-byte items) to ``list<string>`` of hex keys, sharing the offsets."""
     import pyarrow as pa
 
     if isinstance(links, pa.ChunkedArray):
         chunks = [hex_links(c) for c in links.chunks]
         return pa.chunked_array(chunks, type=pa.list_(pa.string()))
-    return pa.ListArray.from_arrays(links.offsets, hex_keys(links.values))
+    return pa.ListArray.from_arrays(links.offsets, hex_keys(segments.as_keys(links.values)))
 
 
 # --- depth ------------------------------------------------------------------------------
@@ -277,7 +279,12 @@ def _expand_json_python(values: pa.ChunkedArray) -> pa.Table:
     import pandas as pd
     import pyarrow as pa
 
-    docs = [json.loads(v) for v in values.to_pylist()]
+    try:
+        docs = [json.loads(v) for v in values.to_pylist()]
+    except (ValueError, RecursionError) as exc:  # a value written before values were checked
+        raise EncodingError(
+            f"a stored value is not valid JSON ({str(exc)[:120]}); run `hyperframe verify` on the log"
+        ) from None
     objects = [d if isinstance(d, dict) else {} for d in docs]
     frame = pd.json_normalize(objects) if any(objects) else pd.DataFrame(index=range(len(docs)))
     columns: dict[str, pa.Array] = {}
@@ -312,14 +319,57 @@ class Selection:
     descendants_of: str | None = None
     expand: bool | None = None
     raw: bool = False
+    #: only these output columns, in this order (None: all)
+    columns: Sequence[str] | None = None
+    #: a ``pyarrow.compute`` expression over the output columns: keep rows where it holds
+    filter: pc.Expression | None = None
 
 
 def build_table(log: Log, selection: Selection, *, progress: bool | None = None) -> pa.Table:
-    """The log as a ``pyarrow.Table`` with one row per node; see the module docstring."""
+    """The log as a ``pyarrow.Table`` with one row per node; see the module docstring.
+
+    With ``selection.columns`` only those columns are built (and only the stored columns
+    they need are read); ``selection.filter`` keeps the rows where the expression holds. A
+    filter naming a column that ``columns`` leaves out builds every column, then selects.
+    """
+    import pyarrow as pa
+
+    if isinstance(selection.columns, str):
+        raise UsageError(f"columns must be a list of column names, like [{selection.columns!r}], not a string")
+    table = _build(log, selection, None if selection.columns is None else tuple(selection.columns), progress)
+    if selection.filter is None:
+        return table
+    errors = (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError, TypeError)
+    try:
+        return table.filter(selection.filter)
+    except errors as exc:
+        if selection.columns is None or "No match for FieldRef" not in str(exc):
+            raise UsageError(
+                f"the filter cannot be applied ({exc}); columns are {', '.join(table.column_names)}"
+            ) from None
+    whole = _build(log, selection, None, progress)
+    try:
+        return whole.filter(selection.filter).select(list(selection.columns))
+    except errors as exc:
+        raise UsageError(f"the filter cannot be applied ({exc}); columns are {', '.join(whole.column_names)}") from None
+
+
+def _build(log: Log, selection: Selection, wanted: tuple[str, ...] | None, progress: bool | None) -> pa.Table:
     import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
 
+    want = set(CORE_COLUMNS) if wanted is None else set(wanted)
+    need_depth = "depth" in want
+    raw = [
+        name
+        for name, needed in (
+            ("key", bool(want & {"key", "is_head", "depth"})),
+            ("links", bool(want & {"links", "depth"})),
+            ("value", wanted is None or bool(want - set(CORE_COLUMNS))),
+        )
+        if needed
+    ] or ["key"]  # at least one column, for the row count
     manifest = log.manifest
     total = manifest.nodes if manifest else 0
     encoding = log.encoding.name
@@ -334,63 +384,72 @@ def build_table(log: Log, selection: Selection, *, progress: bool | None = None)
             bar.n = done[0]
             bar.refresh()
 
-        state = log.snapshot(on_rows=loaded)
+        state = log.snapshot(raw, on_rows=loaded)
         table = state.table
         heads = list(state.heads)
         total = table.num_rows
-        bar.set_postfix_str("links")
-        key_col = table.column("key").combine_chunks() if total else pa.array([], pa.binary(KEY_BYTES))
-        link_col = table.column("links")
-        flat = pc.list_flatten(link_col).combine_chunks() if total else pa.array([], pa.binary(KEY_BYTES))
-        if not isinstance(flat, pa.FixedSizeBinaryArray):
-            flat = flat.cast(pa.binary(KEY_BYTES))
-        bar.set_postfix_str("depth")
-        if total:
+        key_col = table.column("key").combine_chunks() if total and "key" in raw else pa.array([], pa.binary(KEY_BYTES))
+        depth = np.zeros(total, dtype=np.int64)
+        if need_depth and total:
+            bar.set_postfix_str("depth")
+            link_col = table.column("links")
             counts = pc.list_value_length(link_col).to_numpy()
-            depth = depths(counts, link_positions(key_col, flat))
-        else:
-            depth = np.zeros(0, dtype=np.int64)
+            depth = depths(counts, link_positions(key_col, segments.flat_links(link_col)))
 
         rows = _select_rows(log, total, selection)
         if isinstance(rows, slice):
             start, stop = rows.start, rows.stop
             table = table.slice(start, stop - start)
-            key_col = key_col.slice(start, stop - start)
+            key_col = key_col.slice(start, stop - start) if "key" in raw else key_col
             depth = depth[start:stop]
             change = np.arange(start + 1, stop + 1, dtype=np.int64)
         else:
             table = table.take(pa.array(rows))
-            key_col = key_col.take(pa.array(rows))
+            key_col = key_col.take(pa.array(rows)) if "key" in raw else key_col
             depth = depth[rows]
             change = rows + 1
 
         bar.set_postfix_str("keys")
-        keys_hex = hex_keys(key_col)
-        is_head = (
-            pc.is_in(keys_hex, value_set=pa.array(heads, pa.string()))
-            if heads
-            else pa.array(np.zeros(len(change), dtype=bool))
-        )
-        columns: dict[str, Any] = {
-            "key": keys_hex,
-            "links": hex_links(table.column("links")),
-            "change": pa.array(change, pa.int64()),
-            "depth": pa.array(depth, pa.int64()),
-            "is_head": is_head,
-        }
-        values = table.column("value")
-        do_expand = (encoding == "json") if selection.expand is None else bool(selection.expand)
-        bar.set_postfix_str("values")
-        if selection.raw or encoding == "binary":
-            columns["value"] = values
-        elif encoding == "json" and do_expand:
-            fields = expand_json(values)
-            for name, col in zip(fields.column_names, fields.columns):
-                columns[f"value.{name}" if name in CORE_COLUMNS else name] = col
-        else:  # utf-8 text, or JSON text
-            columns["value"] = _as_text(values)
+        columns: dict[str, Any] = {}
+        if "key" in raw:
+            keys_hex = hex_keys(key_col)
+            columns["key"] = keys_hex
+            columns["is_head"] = (
+                pc.is_in(keys_hex, value_set=pa.array(heads, pa.string()))
+                if heads
+                else pa.array(np.zeros(len(change), dtype=bool))
+            )
+        if "links" in want:
+            columns["links"] = hex_links(table.column("links"))
+        columns["change"] = pa.array(change, pa.int64())
+        columns["depth"] = pa.array(depth, pa.int64())
+        if "value" in raw:
+            bar.set_postfix_str("values")
+            _add_values(columns, table.column("value"), encoding, selection)
         bar.set_postfix_str("")
-    return pa.table(columns)
+    order = [c for c in CORE_COLUMNS if c in columns] + [c for c in columns if c not in CORE_COLUMNS]
+    if wanted is None:
+        return pa.table({name: columns[name] for name in order})
+    missing = [c for c in wanted if c not in columns]
+    if missing:
+        raise UsageError(
+            f"{log.path} has no column {missing[0]!r}; its columns are {', '.join(order)} "
+            "(JSON fields appear as columns, nested ones dotted: bill.length_mm)"
+        )
+    return pa.table({name: columns[name] for name in wanted})
+
+
+def _add_values(columns: dict[str, Any], values: pa.ChunkedArray, encoding: str, selection: Selection) -> None:
+    """The value column(s): bytes, text, or a JSON log's fields (see the module docs)."""
+    do_expand = (encoding == "json") if selection.expand is None else bool(selection.expand)
+    if selection.raw or encoding == "binary":
+        columns["value"] = values
+    elif encoding == "json" and do_expand:
+        fields = expand_json(values)
+        for name, col in zip(fields.column_names, fields.columns):
+            columns[f"value.{name}" if name in CORE_COLUMNS else name] = col
+    else:  # utf-8 text, or JSON text
+        columns["value"] = _as_text(values)
 
 
 def _select_rows(log: Log, total: int, selection: Selection) -> np.ndarray | slice:
@@ -399,7 +458,7 @@ def _select_rows(log: Log, total: int, selection: Selection) -> np.ndarray | sli
     import numpy as np
 
     lo = max(0, selection.since or 0)
-    hi = total if selection.until is None else max(lo, min(total, selection.until))
+    hi = total if selection.until is None else max(lo, min(total, selection.until - 1))  # before `until`
     if selection.ancestors_of is None and selection.descendants_of is None:
         return slice(lo, hi)
     keep: set[str] | None = None

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeAlias, Union
 
@@ -18,6 +18,7 @@ from .encodings import Encoding, get_encoding
 from .errors import (
     AmbiguousKeyError,
     CorruptLogError,
+    EncodingError,
     NodeNotFoundError,
     NotALogError,
     ReadOnlyLogError,
@@ -25,6 +26,7 @@ from .errors import (
     UnknownLinkError,
     UsageError,
 )
+from .events import Event, Events
 from .keys import KEY_HEX, node_key_bytes, normalize_key, normalize_prefix
 from .node import Node
 from .store import segments
@@ -38,6 +40,7 @@ if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
     import pyarrow as pa
+    import pyarrow.compute as pc
     import pyarrow.dataset as ds
     from matplotlib.figure import Figure
 
@@ -81,16 +84,22 @@ class Log:
         encoding: str | None = None,
         lock_timeout: float = 60.0,
         read_only: bool = False,
+        version: int | None = None,
     ) -> None:
         self.path = Path(path)
-        self.read_only = read_only
-        self._store = LogStore(self.path, lock_timeout=lock_timeout)
+        #: the version this log is pinned to (time travel; then read-only), or None: the newest
+        self.version = version
+        self.read_only = read_only or version is not None
+        self._store = LogStore(self.path, lock_timeout=lock_timeout, version=version)
         self._store.check_is_log()
         self._keys = KeyIndex(self._store.read_segment)
         self._manifest: Manifest | None = None
         self._graph: tuple[int, nx.DiGraph] | None = None
         self._requested = get_encoding(encoding) if encoding is not None else None
+        self._events = Events()
         current = self._refresh()
+        if current is None and self.read_only:  # nothing to read, and nothing may be created: a wrong path
+            raise no_log_at(self.path)
         if current is not None and self._requested is not None and self._requested.name != current.encoding:
             raise UsageError(
                 f"{self.path} stores {current.encoding} values, not {self._requested.name}; "
@@ -168,19 +177,22 @@ class Log:
 
     # --- writing ------------------------------------------------------------------------
 
-    def add(self, value: Any, links: Links = ()) -> Node:
-        """Add one node linking ``links`` (hex keys or Nodes the log holds) and return it.
+    def add(self, value: Any, links: Links = (), *, encoding: str | None = None) -> Node:
+        """Add one node linking ``links`` (a hex key, a Node, or a list of them) and return it.
 
         Adding a node that exists already returns the stored one. The returned node's
-        ``value`` is the object you passed.
+        ``value`` is what reading it back gives (bytes on a binary log; for JSON, the object
+        you passed). ``encoding`` encodes this value with another encoding than the log's
+        (hyperlog's per-call ``valueEncoding``); the bytes must still be a valid value of
+        the log's encoding.
         """
-        return self.batch([{"value": value, "links": links}])[0]
+        return self._batch([{"value": value, "links": links}], "add", encoding)[0]
 
-    def append(self, value: Any) -> Node:
+    def append(self, value: Any, *, encoding: str | None = None) -> Node:
         """Add a node that links every current head (in ascending key order)."""
-        return self.batch([{"value": value, "links": None}])[0]
+        return self._batch([{"value": value, "links": None}], "append", encoding)[0]
 
-    def batch(self, docs: Iterable[Mapping[str, Any]]) -> list[Node]:
+    def batch(self, docs: Iterable[Mapping[str, Any]], *, encoding: str | None = None) -> list[Node]:
         """Add many nodes in one atomic commit: all of them, or none and an error.
 
         Each doc is ``{"value": v, "links": [hex or Node, ...]}``; a link may name a node
@@ -192,8 +204,31 @@ class Log:
         >>> [n.change for n in log.batch([{"value": 3, "links": [a.key, b.key]}])]
         [3]
         """
+        return self._batch(docs, "batch", encoding)
+
+    def extend(self, records: Any, *, chain: bool = False) -> list[Node]:
+        """Add a JSON node per record (DataFrame, Arrow table or dicts) in one atomic commit.
+
+        Linking rule: a row links nothing, unless there is a ``links`` column (a key or a
+        list of keys; not part of the value), or ``chain=True``: the first row links the
+        heads, every other row the row before it. A JSON log (a new log is created so).
+
+        >>> import hyperframe, tempfile, pandas as pd; log = hyperframe.open(tempfile.mkdtemp())
+        >>> [n.change for n in log.extend(pd.DataFrame({"species": ["Adelie", "Gentoo"]}), chain=True)]
+        [1, 2]
+        """
+        from .records import record_docs
+
+        if self._refresh() is None and self._requested is None:
+            self._requested = get_encoding("json")
+        if self.encoding.name != "json":
+            raise UsageError(f"{self.path} stores {self.encoding.name} values; extend() writes JSON: use a JSON log")
+        return self._batch(record_docs(records, chain=chain), "extend")
+
+    def _batch(self, docs: Iterable[Mapping[str, Any]], operation: str, call: str | None = None) -> list[Node]:
         encoding = self.encoding
-        encode = encoding.encode
+        given = encoding if call is None else get_encoding(call)
+        encode = given.encode if given is encoding else _reencoder(given, encoding)
         items: list[Any] = []
         values: list[bytes] = []
         links_in: list[list[bytes] | None] = []
@@ -207,8 +242,8 @@ class Log:
                 links_in.append(_NO_LINKS)
             else:
                 links_in.append([bytes.fromhex(k) for k in link_keys(links, where=f"batch item {i}")])
-            items.append(doc["value"])
             values.append(encode(doc["value"]))
+            items.append(doc["value"] if given.name == "json" else given.decode(values[-1]))
         if not values:
             return []
         if self.read_only:
@@ -231,12 +266,28 @@ class Log:
             rows = self._new_rows(keys, links_of, existing)
             if not rows:
                 return Change()
-            if len(rows) == len(keys):
-                return Change([segments.make_table(keys, links_of, values)])
-            pick = [keys[i] for i in rows], [links_of[i] for i in rows], [values[i] for i in rows]
-            return Change([segments.make_table(*pick)])
+            hook = None
+            if self._events.any:
 
-        done = commit(self._store, self._keys, encoding=encoding.name, stage=stage)
+                def hook(_tables: list[pa.Table]) -> None:
+                    announced[:] = [_node(keys[i], links_of[i], items[i], 0) for i in rows]
+                    self._events.preadd(announced)
+
+            if len(rows) == len(keys):
+                return Change([segments.make_table(keys, links_of, values)], before_write=hook)
+            pick = [keys[i] for i in rows], [links_of[i] for i in rows], [values[i] for i in rows]
+            return Change([segments.make_table(*pick)], before_write=hook)
+
+        announced: list[Node] = []
+        try:
+            done = commit(self._store, self._keys, encoding=encoding.name, stage=stage, operation=operation)
+        except BaseException as exc:
+            if self._events.any:
+                refused = announced or [
+                    _node(k, ls, item, 0) for k, ls, item in zip(staged.get("keys", ()), staged.get("links", ()), items)
+                ]
+                self._events.reject(refused, exc)
+            raise
         if done.manifest is not None:
             self._manifest = done.manifest
         keys, links_of = staged["keys"], staged["links"]
@@ -256,7 +307,28 @@ class Log:
             nodes.append(
                 Node(hexes[64 * n : 64 * n + 64], tuple(link.hex() for link in links) if links else (), item, change)
             )
+        if announced:
+            self._events.add([node for node in nodes if node.key in {a.key for a in announced}])
         return nodes
+
+    # --- events -------------------------------------------------------------------------
+
+    def on(self, event: Event, callback: Callable[..., Any]) -> None:
+        """Call ``callback`` on ``"preadd"`` (node), ``"add"`` (node) or ``"reject"`` (node,
+        error), for nodes added through this handle or received by replication into it.
+        See :mod:`hyperframe.events` for what a raising callback does.
+
+        >>> import hyperframe, tempfile
+        >>> log = hyperframe.open(tempfile.mkdtemp())
+        >>> log.on("preadd", lambda node: print("about to store", node.key[:8]))
+        >>> _ = log.add("hello")
+        about to store 8c7efb22
+        """
+        self._events.on(event, callback)
+
+    def off(self, event: Event, callback: Callable[..., Any]) -> None:
+        """Stop calling ``callback`` on ``event``."""
+        self._events.off(event, callback)
 
     def _new_rows(self, keys: list[bytes], links_of: list[list[bytes]], existing: set[bytes]) -> list[int]:
         """Rows to store: each link must be stored or come earlier; duplicates are dropped."""
@@ -276,11 +348,18 @@ class Log:
                 new_rows.append(i)
         return new_rows
 
-    def compact(self, retain_seconds: float = 300.0) -> Manifest | None:
-        """Merge all segments into one, keeping order and content, and drop orphan files.
+    def compact(
+        self, retain_seconds: float | None = None, *, progress: Callable[[int, int], None] | None = None
+    ) -> Manifest | None:
+        """Merge all segments into one (a format-1 log: in format 2), keeping order and
+        content, then :meth:`vacuum` with ``retain_seconds`` (default: the log's retention,
+        a week; ``0`` frees the replaced files and older versions at once).
+        ``progress(done, total)`` (nodes) is called as the work starts and when it is done.
 
-        Replaced segments stay on disk for ``retain_seconds`` so readers and replications
-        that started before the compaction can finish; ``0`` frees the space at once.
+        >>> import hyperframe, tempfile; log = hyperframe.open(tempfile.mkdtemp())
+        >>> _ = log.add("a"); _ = log.add("b")
+        >>> log.compact(retain_seconds=0).segments[0].rows, len(log.history())
+        (2, 1)
         """
         if self.read_only:
             raise ReadOnlyLogError(f"{self.path} was opened read-only; nothing was compacted", path=self.path)
@@ -290,15 +369,57 @@ class Log:
             current = self._store.latest()
             if current is None:
                 return None
-            current = self._store.compact(current, everything=True, retain_seconds=retain_seconds)
-            self._store.remove_orphans(current, now=retain_seconds <= 0)
+            if progress is not None:  # ``progress(done, total)`` in nodes: a bar for `hyperframe compact`
+                progress(0, current.nodes)
+            current = self._store.compact(current, everything=True)
+            self._store.vacuum(current, current.retention if retain_seconds is None else retain_seconds)
             self._manifest = current
+            if progress is not None:
+                progress(current.nodes, current.nodes)
         return current
+
+    def vacuum(self, retain_seconds: float | None = None) -> list[str]:
+        """Delete versions replaced over ``retain_seconds`` ago (default: the log's retention,
+        a week), the files only they need and dead writers' leftovers; return their paths.
+
+        >>> import hyperframe, tempfile; log = hyperframe.open(tempfile.mkdtemp())
+        >>> _ = log.add("a"); _ = log.add("b")
+        >>> len(log.vacuum(retain_seconds=0)), [v["version"] for v in log.history()]
+        (2, [2])
+        """
+        if self.read_only:
+            raise ReadOnlyLogError(f"{self.path} was opened read-only; nothing was vacuumed", path=self.path)
+        return sorted(str(p.relative_to(self.path)) for p in self._store.vacuum_now(retain_seconds))
+
+    def set_retention(self, seconds: float) -> None:
+        """Keep replaced versions (and their files) for ``seconds`` (default: a week).
+
+        >>> import hyperframe, tempfile; log = hyperframe.open(tempfile.mkdtemp())
+        >>> log.set_retention(3600); log.history()[0]["operation"], log.info()["retention"]
+        ('set retention', 3600.0)
+        """
+        if self.read_only:
+            raise ReadOnlyLogError(f"{self.path} was opened read-only; nothing was written", path=self.path)
+        self._manifest = self._store.set_retention(seconds, self.encoding.name)
+
+    def history(self, limit: int | None = None) -> list[dict[str, Any]]:
+        """The versions kept, newest first: ``version``, ``time`` (Unix seconds), ``operation``,
+        ``nodes``, ``heads`` and ``segments``; each opens with ``hyperframe.open(path, version=N)``.
+
+        >>> import hyperframe, tempfile; log = hyperframe.open(tempfile.mkdtemp())
+        >>> _ = log.add("a"); _ = log.batch([{"value": "b"}, {"value": "c"}])
+        >>> [(v["version"], v["operation"], v["nodes"]) for v in log.history()]
+        [(2, 'batch', 3), (1, 'add', 1), (0, 'create', 0)]
+        """
+        return [m.summary() for m in self._store.history()[:limit]]
 
     # --- reading ------------------------------------------------------------------------
 
-    def get(self, key: str) -> Node:
-        """The node with this key, or with the only key starting with this prefix."""
+    def get(self, key: str, *, encoding: str | None = None) -> Node:
+        """The node with this key, or with the only key starting with this prefix.
+
+        ``encoding`` decodes its value with another encoding than the log's.
+        """
         text = normalize_prefix(key)
         index = self._keys_now()
         if len(text) == KEY_HEX:
@@ -316,7 +437,7 @@ class Log:
                 f"more than one node in {self.path} has a key starting {text!r}; give more characters",
                 key=text,
             )
-        return next(self._read_range(positions[0], positions[0] + 1))
+        return next(self._read_range(positions[0], positions[0] + 1, encoding=encoding))
 
     def changes(
         self,
@@ -324,18 +445,38 @@ class Log:
         until: int | None = None,
         limit: int | None = None,
         reverse: bool = False,
+        *,
+        live: bool = False,
+        tail: bool = False,
+        timeout: float | None = None,
+        encoding: str | None = None,
     ) -> Iterator[Node]:
-        """Nodes in change order: those with ``since < change <= until``, at most ``limit``.
+        """Nodes in change order: those with ``since < change < until``, at most ``limit``.
+
+        As in hyperlog, ``until`` means "changes before ``until``". ``live=True`` yields
+        the existing nodes and then each new one as it is committed (by this handle,
+        another one or another process; the log need not exist yet), until the generator
+        is closed or ``timeout`` seconds pass with nothing new; ``tail=True`` starts at the
+        current end. ``encoding`` decodes this call's values with another encoding than
+        the log's (hyperlog's per-call ``valueEncoding``).
 
         >>> import hyperframe, tempfile
         >>> log = hyperframe.open(tempfile.mkdtemp())
         >>> _ = log.batch([{"value": v} for v in "abc"])
         >>> [n.value for n in log.changes(since=1, reverse=True)]
         ['c', 'b']
+        >>> [n.change for n in log.changes(until=3)]
+        [1, 2]
         """
+        if live or tail:
+            if until is not None or limit is not None or reverse:
+                raise UsageError("a live feed takes since= (or tail=True) and timeout=, not until/limit/reverse")
+            from .live import follow
+
+            return follow(self, len(self) if tail else max(0, since), timeout=timeout, encoding=encoding)
         total = len(self)
         start = max(0, since)
-        stop = total if until is None else max(start, min(total, until))
+        stop = total if until is None else max(start, min(total, until - 1))
         if limit is not None:
             if limit < 0:
                 raise UsageError("limit cannot be negative")
@@ -343,9 +484,11 @@ class Log:
                 start = max(start, stop - limit)
             else:
                 stop = min(stop, start + limit)
-        return self._read_range(start, stop, reverse=reverse)
+        return self._read_range(start, stop, reverse=reverse, encoding=encoding)
 
-    def _read_range(self, start: int, stop: int, *, reverse: bool = False) -> Iterator[Node]:
+    def _read_range(
+        self, start: int, stop: int, *, reverse: bool = False, encoding: str | None = None
+    ) -> Iterator[Node]:
         """Nodes at 0-based positions ``start..stop-1``, read segment by segment.
 
         Every node's key is checked against its content, so a damaged file can never
@@ -371,7 +514,7 @@ class Log:
                 if found is None:
                     return
                 table, first, file = found
-                yield from self._nodes(table, first, file, reverse)
+                yield from self._nodes(table, first, file, reverse, encoding)
                 if reverse:
                     hi = first
                 else:
@@ -379,8 +522,10 @@ class Log:
 
         return generate()
 
-    def _nodes(self, table: pa.Table, first: int, file: str, reverse: bool) -> Iterator[Node]:
-        decode = self.encoding.decode
+    def _nodes(
+        self, table: pa.Table, first: int, file: str, reverse: bool, encoding: str | None = None
+    ) -> Iterator[Node]:
+        decode = (self.encoding if encoding is None else get_encoding(encoding)).decode
         keys = table.column("key").to_pylist()
         bad = segments.mismatched_rows(table)
         if bad:
@@ -452,6 +597,8 @@ class Log:
             "bytes": sum(s.size for s in current.segments) if current else 0,
             "version": current.version if current else None,
             "fingerprint": current.fingerprint if current else None,
+            "format": current.format if current else None,
+            "retention": current.retention if current else None,
         }
 
     # --- data interchange ---------------------------------------------------------------
@@ -465,6 +612,8 @@ class Log:
         descendants_of: str | None = None,
         expand: bool | None = None,
         raw: bool = False,
+        columns: Sequence[str] | None = None,
+        filter: pc.Expression | None = None,  # noqa: A002 - pandas' and pyarrow's name
         progress: bool | None = None,
     ) -> pa.Table:
         """The log as a ``pyarrow.Table``, one row per node.
@@ -479,17 +628,21 @@ class Log:
             descendants_of: keep this node and everything built on it.
             expand: JSON logs only: False keeps the JSON text in ``value``.
             raw: keep ``value`` as the stored bytes (no decoding, no expansion).
+            columns: only these columns, in order (and only the stored columns they need are read).
+            filter: a ``pyarrow.compute`` expression over the output columns: the rows it keeps.
             progress: show a progress bar (default: for 200,000 nodes or more).
 
-        >>> import hyperframe, tempfile
+        >>> import hyperframe, tempfile, pyarrow.compute as pc
         >>> log = hyperframe.open(tempfile.mkdtemp(), encoding="json")
-        >>> _ = log.add({"species": "Adelie"})
+        >>> _ = log.add({"species": "Adelie"}); _ = log.add({"species": "Gentoo"})
         >>> log.to_arrow().column_names
         ['key', 'links', 'change', 'depth', 'is_head', 'species']
+        >>> log.to_arrow(columns=["change"], filter=pc.field("species") == "Gentoo").to_pylist()
+        [{'change': 2}]
         """
         from .frames import Selection, build_table
 
-        selection = Selection(since, until, ancestors_of, descendants_of, expand, raw)
+        selection = Selection(since, until, ancestors_of, descendants_of, expand, raw, columns, filter)
         return build_table(self, selection, progress=progress)
 
     def to_pandas(
@@ -501,11 +654,14 @@ class Log:
         descendants_of: str | None = None,
         expand: bool | None = None,
         raw: bool = False,
+        columns: Sequence[str] | None = None,
+        filter: pc.Expression | None = None,  # noqa: A002 - pandas' and pyarrow's name
         progress: bool | None = None,
         **options: Any,
     ) -> pd.DataFrame:
-        """The log as a pandas DataFrame: the arguments of :meth:`to_arrow`, plus any
-        keyword of ``pyarrow.Table.to_pandas`` (e.g. ``types_mapper=pd.ArrowDtype``).
+        """The log as a pandas DataFrame: the arguments of :meth:`to_arrow` (``columns=``,
+        ``filter=`` included), plus any keyword of ``pyarrow.Table.to_pandas`` (e.g.
+        ``types_mapper=pd.ArrowDtype``).
 
         Without JSON expansion values stay text: ``df.value.map(json.loads)`` parses them.
 
@@ -517,7 +673,7 @@ class Log:
         """
         from .frames import Selection, build_table, table_to_pandas
 
-        selection = Selection(since, until, ancestors_of, descendants_of, expand, raw)
+        selection = Selection(since, until, ancestors_of, descendants_of, expand, raw, columns, filter)
         return table_to_pandas(build_table(self, selection, progress=progress), options)
 
     def __arrow_c_stream__(self, requested_schema: object | None = None) -> object:
@@ -534,16 +690,22 @@ class Log:
         return self.to_arrow(progress=False).__arrow_c_stream__(requested_schema)
 
     def dataset(self) -> ds.Dataset:
-        """The live segment files (as the manifest lists them, in change order) as a
-        ``pyarrow.dataset``: raw columns key, links, value, for lazy scans and filters.
-
-        A compaction may remove these files later: take a fresh dataset after writes.
-        """
+        """:meth:`files` as a ``pyarrow.dataset``: raw columns key, links, value, for lazy
+        scans and filters (a compaction moves the files later: take a fresh one after writes)."""
         import pyarrow.dataset as ds
 
-        manifest = self._refresh()
-        files = [str(self.path / s.file) for s in manifest.segments] if manifest else []
-        return ds.dataset(files, schema=segments.schema(), format="parquet")
+        return ds.dataset(self.files(), schema=segments.schema(), format="parquet")
+
+    def files(self) -> list[str]:
+        """The live segment files, in change order: the fast way for DuckDB and Polars to
+        query a log (ask again after writes; at an older ``version``: that version's files).
+
+        >>> import hyperframe, tempfile, duckdb; log = hyperframe.open(tempfile.mkdtemp())
+        >>> _ = log.add("hello")
+        >>> duckdb.sql(f"select lower(hex(key)) as key from read_parquet({log.files()})").fetchall()[0][0][:12]
+        '8c7efb224725'
+        """
+        return [str(p) for p in self._store.files(self._refresh())]
 
     # --- notebook doors -----------------------------------------------------------------
 
@@ -565,9 +727,13 @@ class Log:
 
     # --- replication --------------------------------------------------------------------
 
-    def replica(self) -> LogReplica:
-        """The narrow view replication works through (see :class:`hyperframe.sync.replica.Replica`)."""
-        return LogReplica(self, self._store, self._keys)
+    def replica(self, *, process: Callable[[Node], object] | None = None) -> LogReplica:
+        """The narrow view replication works through (see :class:`hyperframe.sync.replica.Replica`).
+
+        ``process(node)`` is called for every received node before it is committed; raising
+        refuses the whole transfer (nothing is committed).
+        """
+        return LogReplica(self, self._store, self._keys, process)
 
 
 class LogReplica:
@@ -576,8 +742,11 @@ class LogReplica:
     Implements :class:`hyperframe.sync.replica.Replica`.
     """
 
-    def __init__(self, log: Log, store: LogStore, index: KeyIndex) -> None:
+    def __init__(
+        self, log: Log, store: LogStore, index: KeyIndex, process: Callable[[Node], object] | None = None
+    ) -> None:
         self.log = log
+        self._process = process
         self.name = str(log.path)
         self._store = store
         self._index = index
@@ -620,6 +789,20 @@ class LogReplica:
                 "nothing from this transfer was committed, run replication again"
             ) from None
 
+    def rows(self, since: int) -> pa.Table:
+        """Every row after the first ``since``, in change order."""
+
+        def read(manifest: Manifest | None) -> pa.Table:
+            tables, first = [], 0
+            for info in manifest.segments if manifest else ():
+                if first + info.rows > since:
+                    table = self._store.read_segment(info)
+                    tables.append(table.slice(max(0, since - first)))
+                first += info.rows
+            return _concat(tables) if tables else segments.schema().empty_table()
+
+        return self._store.read_state(read)
+
     def commit(self, tables: Sequence[pa.Table]) -> int:
         """Commit verified nodes in one atomic commit; return how many were new.
 
@@ -629,8 +812,32 @@ class LogReplica:
         log = self.log
         if log.read_only:
             raise ReadOnlyLogError(f"{log.path} was opened read-only; nothing was received", path=log.path)
-        done = commit(self._store, self._index, encoding=log.encoding.name, stage=lambda _m, _i: Change(tables))
+        events, process = log._events, self._process
+        announced: list[Node] = []
+
+        def check(new: list[pa.Table]) -> None:  # under the lock, just before writing
+            announced[:] = _table_nodes(new, log.encoding)
+            if process is not None:
+                for node in announced:
+                    process(node)
+            events.preadd(announced)
+
+        hook = check if events.any or process is not None else None
+        try:
+            done = commit(
+                self._store,
+                self._index,
+                encoding=log.encoding.name,
+                stage=lambda _m, _i: Change(tables, before_write=hook),
+                operation="receive",
+            )
+        except BaseException as exc:
+            events.reject(announced, exc)
+            raise
         log._refresh()
+        if announced:
+            first = len(self._index) - done.added
+            events.add([replace(node, change=first + n + 1) for n, node in enumerate(announced)])
         return done.added
 
 
@@ -657,11 +864,16 @@ def as_log(log: LogLike, *, read_only: bool = False, must_exist: bool = False) -
         return log
     opened = Log(log, read_only=read_only)
     if must_exist and opened.manifest is None:
-        raise NotALogError(
-            f"{log} is not a hyperframe log (nothing there yet); check the path, or create it with `hyperframe init`",
-            path=log,
-        )
+        raise no_log_at(log)
     return opened
+
+
+def no_log_at(path: str | os.PathLike[str]) -> NotALogError:
+    """The error for a path that holds no log where one must exist (a read, a read-only open)."""
+    return NotALogError(
+        f"{path} is not a hyperframe log (nothing there yet); check the path, or create it with `hyperframe init`",
+        path=path,
+    )
 
 
 def link_keys(links: Links, *, where: str = "links") -> list[str]:
@@ -679,6 +891,39 @@ def link_keys(links: Links, *, where: str = "links") -> list[str]:
         else:
             raise UsageError(f"{where}: a link must be a hex key or a Node, not {type(link).__name__}")
     return out
+
+
+def _table_nodes(tables: Sequence[pa.Table], encoding: Encoding) -> list[Node]:
+    """The rows of segment tables as Nodes (change numbers 0: not committed yet)."""
+    nodes = []
+    for table in tables:
+        keys = segments.split_keys(segments.key_bytes(table.column("key")))
+        offsets, flat = segments.links_per_row(table)
+        links = segments.split_keys(flat)
+        for row, value in enumerate(table.column("value").to_pylist()):
+            nodes.append(_node(keys[row], links[offsets[row] : offsets[row + 1]], encoding.decode(value), 0))
+    return nodes
+
+
+def _node(key: bytes, links: Sequence[bytes], value: Any, change: int) -> Node:
+    return Node(key.hex(), tuple(link.hex() for link in links), value, change)
+
+
+def _reencoder(given: Encoding, stored: Encoding) -> Callable[[Any], bytes]:
+    """Encode with ``given``, refusing bytes the log's own encoding could not read back."""
+
+    def encode(value: Any) -> bytes:
+        data = given.encode(value)
+        try:
+            stored.decode(data)
+        except EncodingError:
+            raise EncodingError(
+                f"{given.name} gives bytes this {stored.name} log cannot read back; "
+                f"pass a value its own encoding ({stored.name}) can hold"
+            ) from None
+        return data
+
+    return encode
 
 
 def _keys_with_heads(
@@ -737,14 +982,19 @@ def _concat(tables: list[pa.Table]) -> pa.Table:
     return tables[0] if len(tables) == 1 else pa.concat_tables(tables)
 
 
-def open(path: str | os.PathLike[str], *, encoding: str | None = None, read_only: bool = False) -> Log:  # noqa: A001
+def open(  # noqa: A001
+    path: str | os.PathLike[str], *, encoding: str | None = None, read_only: bool = False, version: int | None = None
+) -> Log:
     """Open the log in directory ``path``; it is created on the first write.
 
     ``encoding`` ("utf-8", "json" or "binary") is fixed when the log is created.
+    ``version=N`` opens exactly version N, read-only (time travel; ``log.history()`` lists
+    the versions kept); a version removed by ``vacuum`` raises ``LogError``.
+    ``read_only=True`` needs a log that exists: a path with none raises ``NotALogError``.
 
     >>> import hyperframe, tempfile
     >>> log = hyperframe.open(tempfile.mkdtemp() + "/notes", encoding="json")
     >>> log.add({"msg": "hello"}).key[:12]
     'e7fd9c7e61e1'
     """
-    return Log(path, encoding=encoding, read_only=read_only)
+    return Log(path, encoding=encoding, read_only=read_only, version=version)

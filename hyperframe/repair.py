@@ -8,11 +8,13 @@ What ``repair`` does, holding the write lock:
    checksum any manifest recorded for it;
 3. if the newest manifest is damaged or a listed segment is not intact, rebuilds the
    state: the base's intact segments in their order, then the intact nodes of every
-   other segment file in the directory (older states, compaction inputs, crashed
-   writers' files) wherever all their links are known, so no node whose bytes are intact
-   anywhere is lost, and a log never holds a node without its links;
-4. publishes the new manifest (intact files are listed as they are: a segment file is
-   never rewritten) and removes the files no manifest needs.
+   other segment file in the directory, top level and ``_hyperframe/retired/`` (older
+   states, compaction inputs, crashed writers' files) wherever all their links are
+   known, so no node whose bytes are intact anywhere is lost, and a log never holds a
+   node without its links;
+4. publishes the new manifest (intact format-2 files are listed as they are, a retired
+   one moved back to the top level: a segment file is never rewritten; format-1 files
+   are written anew in format 2) and removes the files no version needs.
 
 Running it again, or after it was killed at any point, finds the same intact files and
 does the same. Lost nodes can be brought back by replicating from a peer that has them.
@@ -20,14 +22,15 @@ does the same. Lost nodes can be brought back by replicating from a peer that ha
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .encodings import get_encoding
 from .errors import CorruptLogError, NotALogError
+from .store import layout, segments
 from .store import manifest as mf
-from .store import segments
 from .store.commit import Change, commit
 from .store.directory import LogStore, writing
 from .store.keyindex import KeyIndex
@@ -46,12 +49,16 @@ class RepairReport:
     dropped_nodes: int = 0
     damaged_files: list[str] = field(default_factory=list)
     removed_files: list[str] = field(default_factory=list)
+    #: intact segment files no readable manifest listed, whose nodes the log now holds
+    adopted_files: list[str] = field(default_factory=list)
     rebuilt_manifest: bool = False
 
     def summary(self) -> str:
         text = f"repaired {self.path}: kept {self.kept_nodes} node(s), dropped {self.dropped_nodes}"
         if self.damaged_files:
             text += f"; damaged: {', '.join(self.damaged_files)}"
+        if self.adopted_files:
+            text += f"; took in the intact nodes of {len(self.adopted_files)} unlisted segment file(s)"
         if self.removed_files:
             text += f"; removed {len(self.removed_files)} orphan file(s)"
         if self.dropped_nodes:
@@ -67,10 +74,14 @@ class _Piece:
     table: pa.Table
     listed: bool
     whole: bool = True  # no row taken away yet: may be listed as the file it is
+    taken: int = 0  # rows placed from it
 
 
-def repair_log(path: str | Path) -> RepairReport:
-    """Rebuild a log's manifest from its intact segments; see the module docs."""
+def repair_log(path: str | Path, *, progress: Callable[[int, int], None] | None = None) -> RepairReport:
+    """Rebuild a log's manifest from its intact segments; see the module docs.
+
+    ``progress(done, total)`` is called as each segment file is judged (files).
+    """
     store = LogStore(Path(path))
     if not store.exists():
         raise NotALogError(f"{path} is not a hyperframe log (no {mf.META_DIR}/ folder); nothing to repair", path=path)
@@ -83,7 +94,7 @@ def repair_log(path: str | Path) -> RepairReport:
         if report.damaged_files:
             report.rebuilt_manifest = True
         base_now = _newest_readable(store, RepairReport(report.path))  # under the lock: the state to judge
-        files = _intact_files(store, encoding)
+        files, salvaged = _intact_files(store, encoding, progress)
         listed = [files.get(info.file) for info in base_now.segments] if base_now else []
         damaged = [
             info.file
@@ -91,23 +102,28 @@ def repair_log(path: str | Path) -> RepairReport:
             if found is None or (found[0].size, found[0].sha256) != (info.size, info.sha256)
         ]  # unreadable, or its bytes changed (a checksum to record anew if the nodes in it are intact)
         report.damaged_files += damaged
-        if base_now is not None and not damaged and not report.rebuilt_manifest:
-            report.kept_nodes = base_now.nodes
-            return None  # nothing to rebuild: the newest state is whole
-        report.rebuilt_manifest = True
         names = {info.file for info in base_now.segments} if base_now else set()
         pieces = [_Piece(found[0], found[1], True) for found in listed if found is not None]
-        pieces += [_Piece(info, table, False) for name, (info, table) in sorted(files.items()) if name not in names]
-        keep, tables, unplaced = _place(pieces)
+        unlisted = [_Piece(info, table, False) for name, (info, table) in files.items() if name not in names]
+        unlisted += [_Piece(SegmentInfo("", "", 0, 0, ""), rows, False, whole=False) for rows in salvaged]
+        keep, tables, unplaced = _place(pieces + unlisted)
+        adopted = [piece.info.file or "(rows of a damaged file)" for piece in unlisted if piece.taken]
+        if base_now is not None and not damaged and not report.rebuilt_manifest and not adopted:
+            report.kept_nodes = base_now.nodes
+            return None  # nothing to rebuild: the newest state is whole and no intact node is outside it
+        report.rebuilt_manifest = True
+        report.adopted_files = adopted
         kept = sum(t.num_rows for _, t in keep) + sum(t.num_rows for t in tables)
         report.kept_nodes = kept
         trusted = base_now.nodes if base_now is not None else 0
         report.dropped_nodes = max(0, trusted - kept) + unplaced
         return Change(tables, keep)
 
-    commit(store, KeyIndex(store.read_segment), encoding=encoding, stage=stage, rebuild=True)
+    commit(store, KeyIndex(store.read_segment), encoding=encoding, stage=stage, rebuild=True, operation="repair")
     with writing(store.path), store.lock():
-        report.removed_files = [p.name for p in store.remove_orphans(store.latest())]
+        current = store.latest()
+        if current is not None:
+            report.removed_files = [p.name for p in store.vacuum(current, current.retention)]
     return report
 
 
@@ -137,15 +153,34 @@ def _newest_readable(store: LogStore, report: RepairReport) -> Manifest | None:
     return None
 
 
-def _intact_files(store: LogStore, encoding: str) -> dict[str, tuple[SegmentInfo, pa.Table]]:
-    """Every segment file in the directory whose content is intact, by file name."""
-    decodable = get_encoding(encoding).undecodable_rows
-    found = {}
-    for file in sorted(store.path.glob("seg-*.parquet")):
+def _intact_files(
+    store: LogStore, encoding: str, progress: Callable[[int, int], None] | None = None
+) -> tuple[dict[str, tuple[SegmentInfo, pa.Table]], list[pa.Table]]:
+    """Every segment file, live or retired, whose content is intact, by segment file name
+    (of two intact copies of one segment, the top-level one); and the rows that still check
+    out in damaged files that parse (a node intact inside a damaged file is not lost)."""
+    undecodable = get_encoding(encoding).undecodable_rows
+    found: dict[str, tuple[SegmentInfo, pa.Table]] = {}
+    salvaged: list[pa.Table] = []
+    every = layout.live_files(store.path) + layout.retired_files(store.path)
+    for done, file in enumerate(every):
+        if progress is not None:
+            progress(done, len(every))
         intact = segments.inspect_file(file)
-        if intact is not None and not decodable(intact[1].column("value")):
-            found[file.name] = intact
-    return found
+        if intact is not None and not undecodable(intact[1].column("value")):
+            if intact[0].file not in found:
+                found[intact[0].file] = (intact[0], intact[1])
+            continue
+        rows = intact[1] if intact is not None else segments.salvage_file(file)
+        if rows is not None:
+            bad = set(undecodable(rows.column("value")))
+            if bad:
+                rows = rows.take(segments.indices([r for r in range(rows.num_rows) if r not in bad]))
+            if rows.num_rows:
+                salvaged.append(rows)
+    if progress is not None:
+        progress(len(every), len(every))
+    return dict(sorted(found.items())), salvaged
 
 
 def _place(pieces: list[_Piece]) -> tuple[list[tuple[SegmentInfo, pa.Table]], list[pa.Table], int]:
@@ -169,6 +204,7 @@ def _place(pieces: list[_Piece]) -> tuple[list[tuple[SegmentInfo, pa.Table]], li
             if not rows:
                 continue
             progress = True
+            piece.taken += len(rows)
             if piece.whole and len(rows) == piece.table.num_rows and not tables:
                 keep.append((piece.info, piece.table))
             else:
@@ -213,7 +249,7 @@ def _guess_encoding(store: LogStore) -> str:
     """Without any manifest, take the encoding every segment file records in its metadata."""
     import pyarrow.parquet as pq
 
-    for file in sorted(store.path.glob("seg-*.parquet")):
+    for file in layout.live_files(store.path) + layout.retired_files(store.path):
         try:
             meta = pq.read_schema(file).metadata or {}
         except Exception:

@@ -9,13 +9,18 @@ True
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .encodings import get_encoding
 from .errors import CorruptLogError
 from .store import manifest as mf
 from .store import segments
 from .store.directory import LogStore
+
+#: how often (in rows) a big segment's check reports progress
+PROGRESS_ROWS = 1 << 16
 
 
 @dataclass
@@ -50,8 +55,11 @@ class VerifyReport:
         return f"{len(self.errors)} problem(s) in {self.path}: " + "; ".join(map(str, self.errors[:5]))
 
 
-def verify_log(path: str | Path) -> VerifyReport:
-    """Verify every byte the log's current manifest refers to; never raises for damage."""
+def verify_log(path: str | Path, *, progress: Callable[[int, int], None] | None = None) -> VerifyReport:
+    """Verify every byte the log's current manifest refers to; never raises for damage.
+
+    ``progress(done, total)`` is called before each segment and at the end (nodes checked).
+    """
     store = LogStore(Path(path))
     report = VerifyReport(str(path))
     try:
@@ -77,6 +85,7 @@ def verify_log(path: str | Path) -> VerifyReport:
         report.errors.append(Problem(exc.file or "manifest", str(exc)))
         return report
     report.segments = len(manifest.segments)
+    undecodable = get_encoding(manifest.encoding).undecodable_rows
     if manifest.version + 2 > mf.MAX_VERSION:
         report.errors.append(
             Problem(
@@ -89,7 +98,11 @@ def verify_log(path: str | Path) -> VerifyReport:
     seen: set[bytes] = set()
     linked: set[bytes] = set()
     fingerprint = "0" * 64
+    checked = 0
     for info in manifest.segments:
+        if progress is not None:
+            progress(checked, manifest.nodes)
+        checked += info.rows
         if not (store.path / info.file).is_file():
             report.errors.append(Problem(info.file, "missing: the manifest lists it but the file is gone"))
             continue
@@ -108,9 +121,15 @@ def verify_log(path: str | Path) -> VerifyReport:
         keys = segments.split_keys(segments.key_bytes(table.column("key")))
         for row in segments.mismatched_rows(table):
             report.errors.append(Problem(info.file, f"row {row}: key {keys[row].hex()} does not match its content"))
+        for row in undecodable(table.column("value")):
+            report.errors.append(
+                Problem(info.file, f"row {row}: the value of {keys[row].hex()} does not decode as {manifest.encoding}")
+            )
         offsets, flat = segments.links_per_row(table)
         flat_links = segments.split_keys(flat)
         for row, key in enumerate(keys):
+            if progress is not None and row and not row % PROGRESS_ROWS:
+                progress(checked - info.rows + row, manifest.nodes)
             ls = flat_links[offsets[row] : offsets[row + 1]]
             if key in seen:
                 report.errors.append(Problem(info.file, f"row {row}: key {key.hex()} is stored twice"))
@@ -123,6 +142,8 @@ def verify_log(path: str | Path) -> VerifyReport:
             linked.update(ls)
         report.nodes += table.num_rows
 
+    if progress is not None:
+        progress(checked, manifest.nodes)
     if not report.errors:
         heads = tuple(sorted(k.hex() for k in seen - linked))
         if heads != manifest.heads:

@@ -1,4 +1,5 @@
-"""The reliability stress run (issue 5): crashes, corruption, concurrency, hostile peers, limits.
+"""The reliability stress run (issues 5 and 9): crashes, corruption, concurrency, hostile peers,
+limits, lying peers, repairs.
 
 One command runs every part and prints one totals line per part, then ``total``::
 
@@ -11,7 +12,12 @@ One command runs every part and prints one totals line per part, then ``total``:
     concurrency: writers 4x1000 (add/batch), nodes 4000/4000, compactions 94, syncs 199 (+37 'run again'), ...
     fuzz: streams 10000 (decoders 5989, sessions 4011, open 40), failures 0 (session endings: ...)
     limits: cases 4, failures 0 (8 MB value 0.8 s; 100,000 heads 6.1 s; 4 GB length prefix 0.0 s; ...)
+    peers: runs 300, failures 0 (need-loop 16, full-loop 16, ...; max 9.8 s, max RSS +120 MiB; --timeout 1 ...)
+    repairs: trials 200, kills 230, repairs 700, failures 0 (damages: delete 60, flip 61, ...)
     total: failures 0
+
+``python -m benchmarks.stress --only peers,repairs --peers 300 --repairs 200`` runs the two
+issue-9 parts alone.
 
 Run it from the repository root (or with the root on ``PYTHONPATH``). The exit status is 1
 when anything failed (every failure is printed above the totals), 0 otherwise. The run is
@@ -21,7 +27,9 @@ how many ran). ``--workdir DIR --keep`` leaves the logs behind for a post-mortem
 
 The modules: :mod:`.harness` (what a healthy log looks like, child processes, results),
 one per part (:mod:`.crash`, :mod:`.corruption`, :mod:`.concurrency`, :mod:`.fuzz` with
-:mod:`.wire` and :mod:`.streams`, :mod:`.limits`) and :mod:`.cli` (the command line).
+:mod:`.wire` and :mod:`.streams`, :mod:`.limits`, :mod:`.liar` (lying peers against a real
+``hyperframe replicate`` process), :mod:`.repairs` (damage, killed repairs, repair again))
+and :mod:`.cli` (the command line).
 The tests ``tests/reliability/test_reliability_*.py`` import this package (``from benchmarks import
 stress``) and run each part at CI size, so the code that the CI checks is the code that
 the full run uses. See docs/RELIABILITY.md.
@@ -29,7 +37,7 @@ the full run uses. See docs/RELIABILITY.md.
 
 from __future__ import annotations
 
-from .cli import CHILD_ROLES, child_main, main, run_part
+from .cli import CHILD_ROLES, PARTS, child_main, main, run_part
 from .concurrency import concurrency_child, run_concurrency
 from .corruption import (
     DAMAGE_KINDS,
@@ -55,7 +63,6 @@ from .fuzz import (
     run_session_stream,
 )
 from .harness import (
-    PARTS,
     ROOT,
     CliRunner,
     LogCheck,
@@ -68,6 +75,7 @@ from .harness import (
     summarize,
     tree_state,
 )
+from .liar import BEHAVIOURS, HELLO_VARIANTS, Peer, RunResult, Target, build_targets, plan_runs, run_one, run_peers
 from .limits import (
     LIMITS,
     limit_big_value,
@@ -75,6 +83,16 @@ from .limits import (
     limit_many_heads,
     limit_oversized_value,
     run_limits,
+)
+from .repairs import (
+    DAMAGES,
+    SHAPES,
+    Tally,
+    build_log,
+    intact_nodes,
+    recoverable,
+    repair_trial,
+    run_repairs,
 )
 from .streams import generate_stream, mutate_hello, mutate_nodes, mutate_stream
 from .wire import (
@@ -90,15 +108,19 @@ from .wire import (
 )
 
 __all__ = [
+    "BEHAVIOURS",
     "CHILD_ROLES",
     "CRASH_DELAY",
     "CRASH_OPS",
     "CRASH_RESET_NODES",
+    "DAMAGES",
     "DAMAGE_KINDS",
+    "HELLO_VARIANTS",
     "KINDS",
     "LIMITS",
     "PARTS",
     "ROOT",
+    "SHAPES",
     "CliRunner",
     "CrashCampaign",
     "Damage",
@@ -106,13 +128,19 @@ __all__ = [
     "FuzzWorker",
     "LogCheck",
     "PartResult",
+    "Peer",
+    "RunResult",
     "Sample",
     "Sink",
     "StreamOutcome",
+    "Tally",
+    "Target",
     "Transcript",
     "_segment_files",
     "build_fuzz_base",
+    "build_log",
     "build_sample",
+    "build_targets",
     "check_log",
     "child_main",
     "cli_inprocess",
@@ -127,6 +155,7 @@ __all__ = [
     "fuzz_job",
     "fuzz_server",
     "generate_stream",
+    "intact_nodes",
     "join_frames",
     "limit_big_value",
     "limit_length_prefix",
@@ -137,16 +166,22 @@ __all__ = [
     "mutate_hello",
     "mutate_nodes",
     "mutate_stream",
+    "plan_runs",
     "probe_reads",
     "read_records",
+    "recoverable",
+    "repair_trial",
     "run_concurrency",
     "run_corruption",
     "run_crash",
     "run_decoder_stream",
     "run_fuzz",
     "run_limits",
+    "run_one",
     "run_open_stream",
     "run_part",
+    "run_peers",
+    "run_repairs",
     "run_session_stream",
     "spawn_child",
     "split_frames",

@@ -21,13 +21,21 @@ from .concurrency import concurrency_child, run_concurrency
 from .corruption import run_corruption
 from .crash import crash_child, run_crash
 from .fuzz import fuzz_server, run_fuzz
-from .harness import PARTS, PartResult
+from .harness import PARTS as BASE_PARTS
+from .harness import PartResult
+from .liar import run_peers
 from .limits import run_limits
+from .repairs import repair_crash_child, repairs_worker, run_repairs
+
+#: every part, in the order a full run takes them ("peers" and "repairs": issue 9)
+PARTS = (*BASE_PARTS, "peers", "repairs")
 
 CHILD_ROLES: dict[str, Callable[[dict[str, Any]], None]] = {
     "crash": crash_child,
     "concurrency": concurrency_child,
     "fuzz": fuzz_server,
+    "repairs": repairs_worker,
+    "repair-crash": repair_crash_child,
 }
 
 
@@ -55,6 +63,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=2, help="crash campaigns run at once [2]")
     parser.add_argument("--streams", type=int, default=10_000, help="hostile streams to generate [10000]")
     parser.add_argument("--writers", default="4x1000", help="concurrent writers x nodes each [4x1000]")
+    parser.add_argument("--peers", type=int, default=300, help="lying-peer runs [300]")
+    parser.add_argument("--repairs", type=int, default=200, help="repair-campaign trials [200]")
     args = parser.parse_args(argv)
     parts = [p.strip() for p in args.only.split(",") if p.strip()]
     unknown = set(parts) - set(PARTS)
@@ -102,4 +112,10 @@ def run_part(part: str, args: argparse.Namespace, workdir: Path) -> PartResult:
         )
     if part == "limits":
         return run_limits(workdir / "limits")
+    if part == "peers":
+        return run_peers(workdir / "peers", runs=args.peers, seed=args.seed, seconds=args.seconds, jobs=args.jobs)
+    if part == "repairs":
+        return run_repairs(
+            workdir / "repairs", trials=args.repairs, seed=args.seed, seconds=args.seconds, jobs=args.jobs
+        )
     raise ValueError(f"unknown part {part}")

@@ -352,7 +352,9 @@ def corruption_case(root: Path, kind: str, seed: int, cli: CliRunner, *, big: bo
                 f"{where}: repair reports kept {repair_report.kept_nodes}, dropped {repair_report.dropped_nodes}; "
                 f"the log now holds {after.nodes} and lost {dropped}"
             )
-        listed = repair_report.removed_files if hurt.orphan else repair_report.damaged_files
+        listed = (
+            repair_report.removed_files + repair_report.adopted_files if hurt.orphan else repair_report.damaged_files
+        )
         if kind != "manifests_removed" and hurt.file not in listed:
             failures.append(f"{where}: the repair report does not name {hurt.file}: {summary}")
         if hurt.orphan and repair_report.damaged_files:

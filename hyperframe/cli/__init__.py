@@ -10,14 +10,16 @@ import sys
 
 import click
 
+from .. import __version__
+from .._optional import DISTRIBUTION
 from ..errors import HyperframeError
-from . import log_commands, sync_commands
+from . import log_commands, sync_commands, version_commands
 
 __all__ = ["cli", "main"]
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="hyperframe")
+@click.version_option(__version__, package_name=DISTRIBUTION, message=f"%(prog)s %(version)s ({DISTRIBUTION})")
 def cli() -> None:
     """hyperframe: an append-only Merkle DAG log on Parquet, with replication.
 
@@ -29,7 +31,7 @@ def cli() -> None:
     """
 
 
-for command in (*log_commands.COMMANDS, *sync_commands.COMMANDS):
+for command in (*log_commands.COMMANDS, *version_commands.COMMANDS, *sync_commands.COMMANDS):
     cli.add_command(command)
 
 

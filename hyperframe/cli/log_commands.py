@@ -12,14 +12,16 @@ from ..encodings import ENCODINGS
 from ..errors import EncodingError, NodeNotFoundError, NotALogError, UnknownLinkError
 from ..log import Log
 from ..log import open as open_log
+from .duration import DURATION
 from .output import FACT_FORMATS, default_format, format_option, json_alias_option, write_facts, write_nodes
+from .progress import progress_bar, quiet_option
 
 log_dir = click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
 
 
-def existing(directory: Path) -> Log:
-    """Open a log that must exist already (reading commands)."""
-    log = open_log(directory)
+def existing(directory: Path, version: int | None = None) -> Log:
+    """Open a log that must exist already (reading commands), at ``version`` if given."""
+    log = open_log(directory, version=version) if version is not None else open_log(directory)
     if log.manifest is None:
         raise NotALogError(
             f"there is no log at {directory}; create one with `hyperframe add {directory} VALUE` "
@@ -125,10 +127,25 @@ def append(directory: Path, value: str) -> None:
 @log_dir
 @format_option()
 @click.option("--since", type=click.IntRange(min=0), default=0, help="Only changes after this number.")
-@click.option("--until", type=click.IntRange(min=0), default=None, help="Only changes up to this number.")
+@click.option(
+    "--until", type=click.IntRange(min=0), default=None, help="Only changes before this number (as hyperlog)."
+)
 @click.option("--limit", type=click.IntRange(min=0), default=None, help="At most this many nodes.")
 @click.option("--reverse", is_flag=True, help="Newest first.")
-def list_(directory: Path, fmt: str | None, since: int, until: int | None, limit: int | None, reverse: bool) -> None:
+@click.option(
+    "--version", "version", type=click.IntRange(min=0), default=None, help="The log as it was at this version."
+)
+@click.option("--live", is_flag=True, help="Then keep printing new nodes as they are committed (Ctrl-C ends).")
+def list_(
+    directory: Path,
+    fmt: str | None,
+    since: int,
+    until: int | None,
+    limit: int | None,
+    reverse: bool,
+    version: int | None,
+    live: bool,
+) -> None:
     """List the nodes of DIRECTORY in change order.
 
     Examples:
@@ -137,8 +154,19 @@ def list_(directory: Path, fmt: str | None, since: int, until: int | None, limit
         hyperframe list log.db --format table --reverse --limit 10
         hyperframe list log.db --since 100 | jq .value
         hyperframe list log.db --format csv > nodes.csv
+        hyperframe list log.db --version 3           # as it was then (`hyperframe history`)
+        hyperframe list log.db --live                # a `tail -f` for a log
     """
-    log = existing(directory)
+    if live:
+        if version is not None or until is not None or limit is not None or reverse:
+            raise click.UsageError("--live takes --since and --format only")
+        feed = open_log(directory).changes(since=since, live=True)  # the log may not exist yet
+        try:
+            write_nodes(feed, fmt or default_format(), sys.stdout, flush=True)
+        except KeyboardInterrupt:  # Ctrl-C is how a live listing ends: exit 0
+            pass
+        return
+    log = existing(directory, version)
     nodes = log.changes(since=since, until=until, limit=limit, reverse=reverse)
     write_nodes(nodes, fmt or default_format(), sys.stdout)
 
@@ -197,7 +225,8 @@ def info(directory: Path, fmt: str, as_json: bool) -> None:
 @click.command()
 @log_dir
 @click.option("--strict", is_flag=True, help="Also fail on orphan files left by interrupted writes.")
-def verify(directory: Path, strict: bool) -> None:
+@quiet_option
+def verify(directory: Path, strict: bool, quiet: bool) -> None:
     """Check every segment, key, link, head and checksum; exit 1 on any damage.
 
     Problems go to stdout, one a line, and on damage one error line to stderr; warnings
@@ -213,7 +242,8 @@ def verify(directory: Path, strict: bool) -> None:
 
     if not (directory / "_hyperframe").is_dir():
         existing(directory)  # says clearly why this is not a log
-    report = verify_log(directory)
+    with progress_bar(quiet, f"verifying {directory.name}") as progress:
+        report = verify_log(directory, progress=progress)
     for problem in report.errors:
         click.echo(f"error: {problem}")
     for problem in report.warnings:
@@ -229,30 +259,34 @@ def verify(directory: Path, strict: bool) -> None:
 @log_dir
 @click.option(
     "--retain",
-    type=click.FloatRange(min=0),
-    default=300.0,
-    show_default=True,
-    metavar="SECONDS",
-    help="Keep replaced segments this long for readers and replications already under way.",
+    type=DURATION,
+    default=None,
+    metavar="DURATION",
+    help="Keep older versions (and the replaced segments) this long: 0, 12h, 7d ... [default: the log's, 7d].",
 )
-def compact(directory: Path, retain: float) -> None:
-    """Merge all segments into one (order and content kept) and remove orphan files.
+@quiet_option
+def compact(directory: Path, retain: float | None, quiet: bool) -> None:
+    """Merge all segments into one (order and content kept), then vacuum.
+
+    A log written by an older hyperframe (format 1) is rewritten in format 2.
 
     Examples:
 
     \b
         hyperframe compact log.db
-        hyperframe compact log.db --retain 0     # free the old files now
+        hyperframe compact log.db --retain 0     # free the old files (and versions) now
     """
     log = existing(directory)
     before = log.info()["segments"]
-    log.compact(retain_seconds=retain)
+    with progress_bar(quiet, f"compacting {directory.name}") as progress:
+        log.compact(retain_seconds=retain, progress=progress)
     click.echo(f"compacted {directory}: {before} segment(s) -> {log.info()['segments']}")
 
 
 @click.command()
 @log_dir
-def repair(directory: Path) -> None:
+@quiet_option
+def repair(directory: Path, quiet: bool) -> None:
     """Rebuild a damaged log from its intact segments and remove orphan files.
 
     Nodes in damaged or missing segments (and nodes that link them) are dropped and
@@ -265,7 +299,9 @@ def repair(directory: Path) -> None:
     """
     from ..repair import repair_log
 
-    click.echo(repair_log(directory).summary())
+    with progress_bar(quiet, f"repairing {directory.name}", unit="file") as progress:
+        report = repair_log(directory, progress=progress)
+    click.echo(report.summary())
 
 
 @click.command()

@@ -84,8 +84,18 @@ def write_facts(facts: Mapping[str, Any], fmt: str, out: TextIO) -> None:
             out.write(f"{name:>12}: {value}\n")
 
 
-def write_nodes(nodes: Iterable[Node], fmt: str, out: TextIO) -> int:
-    """Write ``nodes`` in ``fmt``; return how many were written."""
+def _flushing(nodes: Iterable[Node], out: TextIO) -> Iterable[Node]:
+    """Flush ``out`` before waiting for each next node (a live listing shows each at once)."""
+    for node in nodes:
+        yield node
+        out.flush()
+    out.flush()
+
+
+def write_nodes(nodes: Iterable[Node], fmt: str, out: TextIO, *, flush: bool = False) -> int:
+    """Write ``nodes`` in ``fmt``; return how many were written (``flush``: after each one)."""
+    if flush:
+        nodes = _flushing(nodes, out)
     count = 0
     if fmt == "jsonl":
         for node in nodes:

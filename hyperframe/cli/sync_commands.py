@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
 from ..errors import NotALogError
+from .progress import REPLICATION_PHASES, progress_bar, quiet_option
 
 if TYPE_CHECKING:
     from ..sync.modes import Mode
@@ -39,6 +41,9 @@ class ModeChoice(_StrChoice):
         pass  # click.Choice.__init__ assigns the (empty) choices; MODES is the only source
 
 
+#: what a replication bar says it is doing, by mode
+VERBS: dict[str, str] = {"sync": "syncing", "push": "pushing", "pull": "pulling"}
+
 mode_option = click.option(
     "--mode",
     type=ModeChoice(),
@@ -46,13 +51,24 @@ mode_option = click.option(
     show_default=True,
     help="sync: both ways; push: only send; pull: only receive.",
 )
-timeout_option = click.option(
+_timeout = click.option(
     "--timeout",
     type=click.FloatRange(min=0.1),
     default=60.0,
     show_default=True,
     help="Give up when the peer is silent for this many seconds.",
 )
+_deadline = click.option(
+    "--deadline",
+    type=click.FloatRange(min=0.1),
+    default=None,
+    help="Give up when the whole session takes longer than this many seconds [default: 60 x --timeout].",
+)
+
+
+def timeout_option(command: Callable[..., None]) -> Callable[..., None]:
+    """``--timeout`` (the peer's silence) and ``--deadline`` (the whole session)."""
+    return _timeout(_deadline(command))
 
 
 @click.command()
@@ -62,7 +78,16 @@ timeout_option = click.option(
 @click.option("--push", "direction", flag_value="push", help="Only copy A's nodes into B.")
 @click.option("--pull", "direction", flag_value="pull", help="Only copy B's nodes into A.")
 @timeout_option
-def sync(dir_a: Path, dir_b: Path, dry_run: bool, direction: Mode | None, timeout: float) -> None:
+@quiet_option
+def sync(
+    dir_a: Path,
+    dir_b: Path,
+    dry_run: bool,
+    direction: Mode | None,
+    timeout: float,
+    deadline: float | None,
+    quiet: bool,
+) -> None:
     """Replicate two log directories: afterwards both hold the union.
 
     Examples:
@@ -81,7 +106,9 @@ def sync(dir_a: Path, dir_b: Path, dry_run: bool, direction: Mode | None, timeou
     if dry_run:
         click.echo(diff(a, b).summary())
         return
-    report = replicate(a, b, mode=direction or "sync", timeout=timeout)
+    mode: Mode = direction or "sync"
+    with progress_bar(quiet, VERBS[mode], phases=REPLICATION_PHASES) as progress:
+        report = replicate(a, b, mode=mode, timeout=timeout, deadline=deadline, progress=progress)
     click.echo(report.summary())
 
 
@@ -89,7 +116,9 @@ def sync(dir_a: Path, dir_b: Path, dry_run: bool, direction: Mode | None, timeou
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
 @mode_option
 @timeout_option
-def replicate(directory: Path, mode: Mode, timeout: float) -> None:
+@quiet_option
+@click.option("--live", is_flag=True, help="After the sync, keep sending what either side commits (until a side ends).")
+def replicate(directory: Path, mode: Mode, timeout: float, deadline: float | None, quiet: bool, live: bool) -> None:
     """Speak the replication protocol on stdin/stdout for the log in DIRECTORY.
 
     The same command runs on both ends; wire them with any byte stream (pipe, ssh,
@@ -101,11 +130,15 @@ def replicate(directory: Path, mode: Mode, timeout: float) -> None:
     \b
         hyperframe pipe 'hyperframe replicate log.db' 'hyperframe replicate log2.db'
         hyperframe pipe 'hyperframe replicate log.db --mode push' 'ssh host hyperframe replicate data/log'
+        hyperframe pipe 'hyperframe replicate a.db --live' 'hyperframe replicate b.db --live'
     """
     from ..log import Log
     from ..sync.transport import run_stdio
 
-    report = run_stdio(Log(directory).replica(), mode=mode, timeout=timeout)
+    with progress_bar(quiet, f"{VERBS[mode]} {directory.name}", phases=REPLICATION_PHASES) as progress:
+        report = run_stdio(
+            Log(directory).replica(), mode=mode, timeout=timeout, deadline=deadline, progress=progress, live=live
+        )
     click.echo(f"hyperframe: {report.summary()}", err=True)
 
 
@@ -133,7 +166,8 @@ def pipe(first: str, second: str) -> None:
 @click.argument("target", type=click.Path(file_okay=False, path_type=Path))
 @click.argument("sources", nargs=-1, required=True, type=click.Path(file_okay=False, exists=True, path_type=Path))
 @timeout_option
-def merge(target: Path, sources: tuple[Path, ...], timeout: float) -> None:
+@quiet_option
+def merge(target: Path, sources: tuple[Path, ...], timeout: float, deadline: float | None, quiet: bool) -> None:
     """Copy every node of SOURCES into TARGET (created if new); sources are not changed.
 
     Example:
@@ -150,10 +184,12 @@ def merge(target: Path, sources: tuple[Path, ...], timeout: float) -> None:
         src = Log(source, read_only=True)
         if src.manifest is None:
             raise NotALogError(f"{source} is not a hyperframe log; give log directories to merge", path=source)
-        report = replicate(src, out, mode="push", timeout=timeout)
+        with progress_bar(quiet, f"merging {source.name}", phases=REPLICATION_PHASES) as progress:
+            report = replicate(src, out, mode="push", timeout=timeout, deadline=deadline, progress=progress)
         click.echo(f"{source}: {report.sent_a_to_b} new node(s) -> {target} ({report.bytes_total:,} bytes)")
     facts = out.info()
-    check = verify_log(target)
+    with progress_bar(quiet, f"verifying {target.name}") as progress:
+        check = verify_log(target, progress=progress)
     click.echo(
         f"{target}: {facts['nodes']} nodes, {facts['heads']} head(s), {facts['segments']} segment(s); "
         + check.summary()

@@ -4,13 +4,16 @@
 ``repair`` all call :func:`commit`, which holds the writers' lock and then:
 
 1. takes the newest state (or, for a log not on disk yet, an empty one, and creates the
-   log only if there is something to write);
+   log only if there is something to write); a format-1 log is upgraded first;
 2. brings the key index up to that state;
 3. asks the caller's ``stage`` for the change, given that state (this is where links are
    checked against what the log holds, under the lock, so no other writer can interfere);
 4. drops rows the log holds already, works out the new heads, writes the new segments and
-   publishes the next manifest (put-if-absent);
+   publishes the next manifest (put-if-absent), recording ``operation``;
 5. merges small trailing segments once there are many (auto-compaction).
+
+After each publish the top level holds exactly the new version's segments (see
+:meth:`~hyperframe.store.directory.LogStore.tidy`).
 
 A rebuild (``repair``) starts from an empty state numbered after every manifest on disk
 and lists exactly the segments ``stage`` keeps, so a damaged newest manifest is never read.
@@ -50,6 +53,9 @@ class Change:
 
     tables: Sequence[pa.Table] = ()
     keep: Sequence[tuple[SegmentInfo, pa.Table]] = ()
+    #: called with the rows that are really new, under the lock, just before they are
+    #: written; raising refuses the commit (nothing is written): events, ``process=``
+    before_write: Callable[[list[pa.Table]], None] | None = None
 
 
 @dataclass
@@ -67,17 +73,30 @@ class Committed:
 Stage = Callable[[Manifest, KeyIndex], "Change | None"]
 
 
-def commit(store: LogStore, index: KeyIndex, *, encoding: str, stage: Stage, rebuild: bool = False) -> Committed:
+def commit(
+    store: LogStore,
+    index: KeyIndex,
+    *,
+    encoding: str,
+    stage: Stage,
+    rebuild: bool = False,
+    operation: str = "batch",
+) -> Committed:
     """Commit what ``stage(state, index)`` returns, under the lock; see the module docs.
 
     ``stage`` may raise to refuse the change: nothing is written (and a log that did not
-    exist is not created).
+    exist is not created). ``operation`` names the change in the log's history.
     """
-    with writing(store.path):
-        return _commit(store, index, encoding=encoding, stage=stage, rebuild=rebuild)
+    try:
+        with writing(store.path):
+            return _commit(store, index, encoding=encoding, stage=stage, rebuild=rebuild, operation=operation)
+    except _Vetoed as vetoed:  # the caller's own exception (a callback said no), not the disk's
+        raise vetoed.error from None
 
 
-def _commit(store: LogStore, index: KeyIndex, *, encoding: str, stage: Stage, rebuild: bool) -> Committed:
+def _commit(
+    store: LogStore, index: KeyIndex, *, encoding: str, stage: Stage, rebuild: bool, operation: str
+) -> Committed:
     staged: Change | None = None
     if not rebuild and store.latest() is None:
         # nothing on disk yet: refuse bad input before creating anything
@@ -91,7 +110,9 @@ def _commit(store: LogStore, index: KeyIndex, *, encoding: str, stage: Stage, re
             staged = stage(_empty(encoding), index)
             if staged is None:
                 return Committed(None)
-            current = Manifest(version=store.newest_version(), encoding=encoding, created=time.time())
+            current = Manifest(
+                version=store.newest_version(), encoding=encoding, created=time.time(), retention=_retention(store)
+            )
         else:
             current = store.latest() or store.initialize(encoding)
             if current.encoding != encoding:  # another handle created the log meanwhile
@@ -104,6 +125,8 @@ def _commit(store: LogStore, index: KeyIndex, *, encoding: str, stage: Stage, re
                 staged = stage(current, index)  # the pre-check above stands only while the log is empty
             if staged is None:
                 return Committed(current)
+            if current.format < mf.FORMAT and any(t.num_rows for t in staged.tables):
+                current = store.upgrade(current)  # same segment ids: the index and `staged` still hold
         if current.version + 2 > mf.MAX_VERSION:  # this commit and an automatic compaction must fit
             raise LogError(
                 f"{store.path} has used up its manifest numbers (v{current.version}); nothing was written. "
@@ -111,14 +134,36 @@ def _commit(store: LogStore, index: KeyIndex, *, encoding: str, stage: Stage, re
                 path=store.path,
             )
         tables = [t for t in (drop_known(index, t) for t in staged.tables) if t.num_rows]
+        if tables and staged.before_write is not None:
+            try:
+                staged.before_write(tables)
+            except BaseException as exc:
+                raise _Vetoed(exc) from exc
         if rebuild:
             everything = [t for _, t in staged.keep] + tables
-            current = store.commit(current, tables, heads=next_heads((), everything), keep=staged.keep)
+            current = store.commit(
+                current, tables, heads=next_heads((), everything), keep=staged.keep, operation=operation
+            )
         elif tables:
-            current = store.commit(current, tables, heads=next_heads(current.heads, tables))
+            current = store.commit(current, tables, heads=next_heads(current.heads, tables), operation=operation)
             current = store.compact(current, everything=False)
         index.refresh(current)
     return Committed(current, tables)
+
+
+class _Vetoed(Exception):
+    """Carries an exception raised by ``before_write`` past :func:`writing`."""
+
+    def __init__(self, error: BaseException) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+def _retention(store: LogStore) -> float:
+    """The retention a rebuild keeps: the newest readable version's (else the default)."""
+    for version in store.history():
+        return version.retention
+    return mf.RETENTION_SECONDS
 
 
 def _empty(encoding: str) -> Manifest:
@@ -147,7 +192,7 @@ def next_heads(old: Sequence[str], tables: Sequence[pa.Table]) -> tuple[str, ...
     if not tables:
         return tuple(old)
     table = tables[0] if len(tables) == 1 else pa.concat_tables(tables)
-    linked = segments.one_array(pc.list_flatten(table.column("links")))
+    linked = segments.flat_links(table.column("links"))
     keys = table.column("key")
     olds = segments.binary32([bytes.fromhex(h) for h in old])
     if len(linked):

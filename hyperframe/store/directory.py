@@ -1,11 +1,17 @@
-"""A log directory on disk: its manifests, its segment files, its commits and compaction.
+"""A log directory on disk: its manifests, its segment files, commits, compaction, vacuum.
 
-Layout (see docs/FORMAT.md)::
+Layout (see :mod:`hyperframe.store.layout` and docs/FORMAT.md)::
 
     log.db/
-      seg-<id>.parquet              immutable segments (readable as a plain Parquet dataset)
-      _hyperframe/lock              the writers' lock
-      _hyperframe/manifests/v<N>.json  numbered manifests; the highest is current
+      seg-<id>.parquet                    exactly the live segments: a plain Parquet dataset
+      _hyperframe/lock                    the writers' lock
+      _hyperframe/manifests/v<N>.json     numbered manifests (versions); the highest is current
+      _hyperframe/retired/…               segment files that only older versions list
+      _hyperframe/tmp/…                   temporaries
+
+After every publish the writer moves the files the new version no longer lists out of the
+top level (:meth:`LogStore.tidy`); versions stay readable for the log's retention after a
+newer one replaced them, and :meth:`LogStore.vacuum` removes them and their files later.
 """
 
 from __future__ import annotations
@@ -16,9 +22,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
-from ..errors import CorruptLogError, LogError, NotALogError, StorageError
+from ..errors import CorruptLogError, LogError, NotALogError, StorageError, UsageError
+from . import layout, segments
 from . import manifest as mf
-from . import segments
 from .durable import TMP_SUFFIX
 from .lock import WriteLock
 from .manifest import Manifest, SegmentInfo
@@ -30,19 +36,14 @@ if TYPE_CHECKING:
 AUTO_COMPACT_SEGMENTS = 16
 #: segments with fewer rows than this are merged by automatic compaction
 SMALL_SEGMENT_ROWS = 65_536
-#: every this many commits, files no manifest needs any more (expired retired segments,
-#: leftovers of crashed writers) are deleted; `compact` and `repair` always do it
+#: every this many versions, versions older than the log's retention and the files only
+#: they listed (and leftovers of crashed writers) are deleted; `compact`, `repair` and
+#: `vacuum` always do it
 GC_EVERY = 16
 #: a read that finds a segment compacted away starts again on the newest state this often
 READ_ATTEMPTS = 4
 
 T = TypeVar("T")
-
-
-def _still_retired(manifest: Manifest) -> tuple[tuple[str, float], ...]:
-    """Retired files whose time is not up yet."""
-    now = time.time()
-    return tuple(r for r in manifest.retired if r[1] > now)
 
 
 class SegmentGone(Exception):
@@ -70,13 +71,19 @@ def writing(path: Path) -> Iterator[None]:
 
 
 class LogStore:
-    """Reads and commits the state of one log directory."""
+    """Reads and commits the state of one log directory.
 
-    def __init__(self, path: Path, *, lock_timeout: float = 60.0) -> None:
+    ``version`` pins the store to that version (time travel): :meth:`latest` is always
+    that manifest. Such a store is for reading only.
+    """
+
+    def __init__(self, path: Path, *, lock_timeout: float = 60.0, version: int | None = None) -> None:
         self.path = path
         self.meta = path / mf.META_DIR
         self.lock_timeout = lock_timeout
+        self.version = version
         self._cached: tuple[tuple[int, int, int], Manifest] | None = None  # (version, mtime, size)
+        self._parsed: dict[int, tuple[tuple[int, int], Manifest]] = {}  # version -> ((mtime, size), manifest)
 
     # --- reading ------------------------------------------------------------------------
 
@@ -106,7 +113,10 @@ class LogStore:
             )
 
     def latest(self) -> Manifest | None:
-        """The current manifest; parsed again only when a newer one has been published."""
+        """The current manifest (the pinned version's, for a pinned store); parsed again only
+        when a newer one has been published."""
+        if self.version is not None:
+            return self._pinned(self.version)
         for _ in range(READ_ATTEMPTS):
             try:
                 return self._latest()
@@ -137,6 +147,52 @@ class LogStore:
             self._cached = (stamp, mf.read_manifest(self.path, versions[-1]))
         return self._cached[1]
 
+    def _pinned(self, version: int) -> Manifest:
+        try:
+            return self.manifest(version)
+        except FileNotFoundError:
+            versions = mf.manifest_versions(self.path)
+            kept = (
+                "it has no versions"
+                if not versions
+                else f"only version {versions[0]} is kept"
+                if len(versions) == 1
+                else f"versions {versions[0]} to {versions[-1]} are kept"
+            )
+            raise LogError(
+                f"{self.path} has no version {version} ({kept}; older ones are removed by `vacuum` once their "
+                f"retention is over); `hyperframe history {self.path}` lists them",
+                path=self.path,
+            ) from None
+        except OSError as exc:
+            raise StorageError(f"manifest v{version} of {self.path} cannot be read ({exc})", path=self.path) from None
+
+    def manifest(self, version: int) -> Manifest:
+        """Manifest ``version`` (parsed once: a published manifest never changes).
+
+        Raises ``FileNotFoundError`` if it is not on disk, ``CorruptLogError`` if damaged.
+        """
+        path = mf.manifest_path(self.path, version)
+        stat = path.stat()
+        stamp = (stat.st_mtime_ns, stat.st_size)
+        cached = self._parsed.get(version)
+        if cached is None or cached[0] != stamp:
+            cached = (stamp, mf.read_manifest(self.path, version))
+            self._parsed[version] = cached
+        return cached[1]
+
+    def history(self) -> list[Manifest]:
+        """Every readable version on disk, newest first (up to the pinned one, if pinned)."""
+        out: list[Manifest] = []
+        for version in reversed(mf.manifest_versions(self.path)):
+            if self.version is not None and version > self.version:
+                continue
+            try:
+                out.append(self.manifest(version))
+            except (CorruptLogError, FileNotFoundError):  # damaged (repair's business) or just vacuumed
+                continue
+        return out
+
     def newest_version(self) -> int:
         """The highest manifest number on disk, readable or not (-1 for none)."""
         versions = mf.manifest_versions(self.path)
@@ -145,11 +201,20 @@ class LogStore:
     def read_state(self, read: Callable[[Manifest | None], T]) -> T:
         """``read(newest state)``, started again on a newer state when a compaction removed a
         file it needed; the one read retry of hyperframe."""
+        gone = ""
         for _ in range(READ_ATTEMPTS):
             try:
                 return read(self.latest())
-            except SegmentGone:
+            except SegmentGone as exc:
+                gone = str(exc)
                 continue
+        if self.version is not None:
+            raise LogError(
+                f"version {self.version} of {self.path} lists {gone}, which is no longer on disk (removed by "
+                f"`hyperframe vacuum` or `compact --retain 0`); open a newer version "
+                f"(`hyperframe history {self.path}` lists them)",
+                path=self.path,
+            )
         raise LogError(
             f"{self.path} was compacted {READ_ATTEMPTS} times while it was being read; read it again "
             "(a `compact --retain 0` running in a loop removes files before readers can finish)",
@@ -171,9 +236,44 @@ class LogStore:
         current = self.latest()
         if current is not None:
             return current
-        manifest = Manifest(version=0, encoding=encoding, created=time.time())
+        manifest = Manifest(version=0, encoding=encoding, created=time.time(), operation="create")
         self._publish(manifest)
         return manifest
+
+    def upgrade(self, current: Manifest) -> Manifest:
+        """Rewrite a format-1 log's segments in format 2 and publish it (lock held).
+
+        Each segment keeps its id and so its file name; the format-1 file moves to
+        ``retired/``, where readers of the older versions find it.
+        """
+        if current.format >= mf.FORMAT:
+            return current
+        infos = tuple(segments.write(self.path, self.read_segment(info), current.encoding) for info in current.segments)
+        manifest = current.next(segments=infos, format=mf.FORMAT, created=time.time(), operation="upgrade")
+        self._publish(manifest, current)
+        return manifest
+
+    def set_retention(self, seconds: float, encoding: str) -> Manifest:
+        """Publish the same state with another retention (takes the lock)."""
+        if not seconds >= 0:
+            raise UsageError(f"a retention is 0 or more seconds, not {seconds!r}")
+        with writing(self.path), self.lock():
+            current = self.latest() or self.initialize(encoding)
+            manifest = current.next(retention=float(seconds), created=time.time(), operation="set retention")
+            self._publish(manifest, current)
+        return manifest
+
+    def vacuum_now(self, retain_seconds: float | None) -> list[Path]:
+        """Take the lock and :meth:`vacuum` (``None``: with the log's retention)."""
+        if retain_seconds is not None and not retain_seconds >= 0:
+            raise UsageError(f"retain_seconds must be 0 or more, not {retain_seconds!r}")
+        if not self.exists():
+            return []
+        with writing(self.path), self.lock():
+            current = self.latest()
+            if current is None:
+                return []
+            return self.vacuum(current, current.retention if retain_seconds is None else retain_seconds)
 
     def commit(
         self,
@@ -182,21 +282,21 @@ class LogStore:
         *,
         heads: tuple[str, ...],
         keep: Sequence[tuple[SegmentInfo, pa.Table]] | None = None,
+        operation: str = "batch",
     ) -> Manifest:
         """Write ``tables`` as new segments after ``current``'s (lock held) and publish.
 
-        With ``keep`` (a rebuild), the new state lists exactly those existing segments,
+        With ``keep`` (a rebuild), the new state lists exactly those existing segments
+        (each put back at the top level if it was retired, rewritten if it is format 1),
         then the new ones; ``current`` then only gives the number and the encoding.
         """
         infos = [segments.write(self.path, t, current.encoding) for t in tables if t.num_rows]
         if keep is None:
             listed = current.segments
             fingerprint = current.fingerprint
-            retired = _still_retired(current)
         else:
-            listed = tuple(info for info, _ in keep)
+            listed = tuple(segments.write(self.path, table, current.encoding) for _, table in keep)
             fingerprint = "0" * 64
-            retired = ()
             for _, table in keep:
                 fingerprint = segments.fingerprint(table.column("key"), fingerprint)
         for table in tables:
@@ -206,33 +306,32 @@ class LogStore:
             heads=heads,
             fingerprint=fingerprint,
             created=time.time(),
-            retired=retired,
+            format=mf.FORMAT,
+            operation=operation,
         )
-        self._publish(manifest)
+        self._publish(manifest, None if keep is not None else current)
         return manifest
 
     def replace_segments(
-        self, current: Manifest, first: int, last: int, table: pa.Table, retain_seconds: float = mf.RETAIN_SECONDS
+        self, current: Manifest, first: int, last: int, table: pa.Table, operation: str = "compact"
     ) -> Manifest:
         """Replace segments ``first..last-1`` by one segment holding the same rows (lock held).
 
-        The replaced files are *retired*: they stay on disk for ``retain_seconds`` so that
-        readers and replications that started from an older manifest can finish.
+        The replaced files move to ``_hyperframe/retired/``, where readers and replications
+        that started from an older version still find them, until ``vacuum`` removes them.
         """
         info = segments.write(self.path, table, current.encoding)
-        until = time.time() + retain_seconds
-        replaced = tuple(
-            (s.file, until) for s in current.segments[first:last] if s.file != info.file and retain_seconds > 0
-        )
+        whole = first == 0 and last == len(current.segments)  # all rewritten: format 2 now
         manifest = current.next(
             segments=current.segments[:first] + (info,) + current.segments[last:],
             created=time.time(),
-            retired=_still_retired(current) + replaced if retain_seconds > 0 else (),
+            operation=operation,
+            format=mf.FORMAT if whole else current.format,
         )
-        self._publish(manifest)
+        self._publish(manifest, current)
         return manifest
 
-    def _publish(self, manifest: Manifest) -> None:
+    def _publish(self, manifest: Manifest, previous: Manifest | None = None) -> None:
         if manifest.version > mf.MAX_VERSION:
             raise LogError(
                 f"{self.path} has used up its manifest numbers (the newest is v{manifest.version - 1}; "
@@ -246,17 +345,106 @@ class LogStore:
                 "the lock; nothing was committed, try again",
                 path=self.path,
             )
-        mf.prune_old(self.path)
-        if manifest.version % GC_EVERY == 0:  # now and then, delete what no manifest needs any more
-            self._delete_unlisted(manifest)
+        try:  # the commit is durable now: what follows only tidies, and the next writer retries it
+            self.tidy(manifest, previous)
+            if manifest.version % GC_EVERY == 0:  # now and then, delete what no version needs any more
+                self.vacuum(manifest, manifest.retention, only_if_expired=True)
+        except OSError:
+            pass
 
-    def compact(self, current: Manifest, *, everything: bool, retain_seconds: float = mf.RETAIN_SECONDS) -> Manifest:
+    def tidy(self, manifest: Manifest, previous: Manifest | None = None) -> list[Path]:
+        """Leave exactly ``manifest``'s segments at the top level (lock held, after publishing).
+
+        Other segment files there (replaced by this version, or left by a writer that died
+        before publishing) move to ``_hyperframe/retired/``; old-style temporaries go.
+        ``previous`` (the version before) gives the checksums of the files it listed.
+        """
+        live = {s.file for s in manifest.segments}
+        known = {s.file: s.sha256 for s in previous.segments} if previous is not None else {}
+        moved = []
+        for path in layout.live_files(self.path):
+            if path.name not in live:
+                moved.append(layout.retire(self.path, path, known.get(path.name)))
+        for temp in self.path.glob(f".*{TMP_SUFFIX}"):  # written by hyperframe before format 2
+            temp.unlink(missing_ok=True)
+        return moved
+
+    def vacuum(self, current: Manifest, retain_seconds: float, *, only_if_expired: bool = False) -> list[Path]:
+        """Delete versions replaced more than ``retain_seconds`` ago and every file no
+        remaining version lists (lock held); return what was deleted.
+
+        A version is kept while its successor is younger than ``retain_seconds``, so a
+        reader or a replication that started on it within that time can finish; the
+        current version is always kept, and so is every version after a kept one.
+        Leftovers of writers that died are deleted too. ``only_if_expired`` (the writers'
+        periodic run) stops at once when no version is due, reading one manifest.
+        """
+        now = time.time()
+        versions = [v for v in mf.manifest_versions(self.path) if v < current.version]
+        removed: list[Path] = []
+        due = 0
+        for i, version in enumerate(versions):
+            successor = versions[i + 1] if i + 1 < len(versions) else current.version
+            if self._created(successor) + retain_seconds > now:
+                break
+            path = mf.manifest_path(self.path, version)
+            path.unlink(missing_ok=True)
+            self._parsed.pop(version, None)
+            removed.append(path)
+            due += 1
+        if only_if_expired and not removed:
+            return removed
+        kept: list[Manifest] = [current]
+        for version in versions[due:]:
+            try:
+                kept.append(self.manifest(version))
+            except (CorruptLogError, FileNotFoundError):  # a damaged version lists nothing we can trust
+                continue
+        needed = {(s.file, s.sha256[: layout.SHA_DIGITS]) for m in kept for s in m.segments}
+        live = {s.file for s in current.segments}
+        for path in layout.live_files(self.path):
+            if path.name in live:
+                continue
+            sha = layout.file_sha256(path)
+            if (path.name, sha[: layout.SHA_DIGITS]) in needed:
+                layout.retire(self.path, path, sha)
+            else:
+                path.unlink(missing_ok=True)
+                removed.append(path)
+        for path in layout.retired_files(self.path):
+            if layout.retired_key(path.name) not in needed:
+                path.unlink(missing_ok=True)
+                removed.append(path)
+        for temp in self._temporaries():
+            temp.unlink(missing_ok=True)
+            removed.append(temp)
+        return removed
+
+    def _created(self, version: int) -> float:
+        """When a version was published (its file's time if it cannot be parsed)."""
+        try:
+            return self.manifest(version).created
+        except CorruptLogError:
+            return mf.manifest_path(self.path, version).stat().st_mtime
+        except FileNotFoundError:
+            return 0.0
+
+    def _temporaries(self) -> list[Path]:
+        found = list(self.path.glob(f".*{TMP_SUFFIX}"))
+        found += list((self.meta / mf.MANIFEST_DIR).glob(f".*{TMP_SUFFIX}"))
+        found += list((self.meta / layout.TMP_DIR).glob(f".*{TMP_SUFFIX}"))
+        return found
+
+    def compact(self, current: Manifest, *, everything: bool) -> Manifest:
         """Merge segments, keeping change order (lock held).
 
-        ``everything`` merges the whole log into one segment; otherwise only the trailing
-        run of small segments is merged, once the log has too many segments.
+        ``everything`` merges the whole log into one segment (a format-1 log is written in
+        format 2 even if it has one segment); otherwise only the trailing run of small
+        segments is merged, once the log has too many segments.
         """
         segs = current.segments
+        if everything and current.format < mf.FORMAT and len(segs) < 2:
+            return self.upgrade(current)
         if everything:
             first = 0
         else:
@@ -268,7 +456,9 @@ class LogStore:
         if len(segs) - first < 2:
             return current
         table = self.read_tables(segs[first:])
-        return self.replace_segments(current, first, len(segs), table, retain_seconds)
+        return self.replace_segments(
+            current, first, len(segs), table, operation="compact" if everything else "auto-compact"
+        )
 
     def read_tables(self, infos: Sequence[SegmentInfo], columns: list[str] | None = None) -> pa.Table:
         import pyarrow as pa
@@ -283,7 +473,7 @@ class LogStore:
             return segments.read(self.path, info, columns)
         except FileNotFoundError:
             latest = self.latest()
-            if latest is not None and info in latest.segments:
+            if self.version is None and latest is not None and info in latest.segments:
                 raise CorruptLogError(
                     f"segment {info.file} of {self.path} is missing; run `hyperframe verify {self.path}` "
                     f"and `hyperframe repair {self.path}`, then replicate from a peer to recover its nodes",
@@ -305,45 +495,26 @@ class LogStore:
                 file=info.file,
             ) from None
 
-    def referenced(self, current: Manifest | None, *, retired: bool = True) -> set[str]:
-        """Segment files listed by the current manifest, retired but not yet due (unless
-        ``retired`` is False), or listed by a retained older manifest."""
+    def files(self, manifest: Manifest | None) -> list[Path]:
+        """Where each segment ``manifest`` lists is now (top level, or retired), in order."""
+        out = []
+        for info in manifest.segments if manifest else ():
+            places = layout.locations(self.path, info.file, info.sha256)
+            out.append(next((p for p in places if p.is_file()), places[0]))
+        return out
+
+    def orphans(self, current: Manifest | None) -> list[Path]:
+        """Files nothing needs: top-level segments the current version does not list,
+        retired files no version on disk lists, and temporaries (all left by writers that
+        died, or waiting for the next writer to tidy up)."""
         live = {s.file for s in current.segments} if current else set()
-        if current is not None and retired:
-            live.update(file for file, _ in _still_retired(current))
+        listed: set[tuple[str, str]] = set()
         for version in mf.manifest_versions(self.path):
-            if current is not None and version == current.version:
-                continue
             try:
-                live.update(s.file for s in mf.read_manifest(self.path, version).segments)
+                listed.update((s.file, s.sha256[: layout.SHA_DIGITS]) for s in self.manifest(version).segments)
             except (CorruptLogError, FileNotFoundError):
                 continue
-        return live
-
-    def orphans(self, current: Manifest | None, *, retired: bool = True) -> list[Path]:
-        """Files a dead writer left behind: segments no manifest lists, and temporary files.
-
-        Segments replaced by a compaction are not orphans while they are retired (5 minutes)
-        or a retained older manifest lists them: a reader or a replication may still be
-        reading them.
-        """
-        live = self.referenced(current, retired=retired)
-        found = [p for p in self.path.glob("seg-*.parquet") if p.name not in live]
-        found += list(self.path.glob(f".*{TMP_SUFFIX}"))
-        found += list((self.meta / mf.MANIFEST_DIR).glob(f".*{TMP_SUFFIX}"))
+        found = [p for p in layout.live_files(self.path) if p.name not in live]
+        found += [p for p in layout.retired_files(self.path) if layout.retired_key(p.name) not in listed]
+        found += self._temporaries()
         return sorted(found)
-
-    def remove_orphans(self, current: Manifest | None, *, now: bool = False) -> list[Path]:
-        """Delete every file nothing references any more (see :meth:`orphans`).
-
-        Call with the lock held, so no writer is between writing a segment and publishing.
-        ``now`` also drops every older manifest and every retired segment at once.
-        """
-        mf.prune_old(self.path, 1 if now else mf.KEEP_OLD)
-        return self._delete_unlisted(current, retired=not now)
-
-    def _delete_unlisted(self, current: Manifest | None, *, retired: bool = True) -> list[Path]:
-        gone = self.orphans(current, retired=retired)
-        for p in gone:
-            p.unlink(missing_ok=True)
-        return gone

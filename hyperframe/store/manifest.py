@@ -3,6 +3,9 @@
 Manifests are numbered JSON files under ``_hyperframe/manifests/``; the highest number is
 the log's current state. A commit writes number N+1 with put-if-absent, so a manifest is
 never overwritten and a reader sees either a whole old state or a whole new one.
+
+Each manifest records the operation that wrote it (``log.history()`` lists them) and the
+log's retention: how long a version stays readable after a newer one replaced it.
 """
 
 from __future__ import annotations
@@ -15,20 +18,27 @@ from typing import Any
 
 from ..errors import CorruptLogError
 from .durable import publish_exclusive, write_temp
+from .layout import META_DIR as META_DIR
+from .layout import tmp_dir
 
-FORMAT = 1
-META_DIR = "_hyperframe"
+#: the format hyperframe writes: 2 stores links as ``list<binary>`` (format 1: ``list<fixed_size_binary(32)>``)
+FORMAT = 2
+#: formats hyperframe reads (a format-1 log is upgraded by its first write or ``compact``)
+READABLE_FORMATS = (1, 2)
 MANIFEST_DIR = "manifests"
 #: manifest numbers are written with this many digits, so the highest is 10**20 - 1
 VERSION_DIGITS = 20
 MAX_VERSION = 10**VERSION_DIGITS - 1
 _NAME = re.compile(r"^v(\d{20})\.json$")
 _SEGMENT_ID = re.compile(r"[0-9a-f]{64}")
-#: how many older manifests stay behind for readers that are still looking at them
-KEEP_OLD = 8
-#: how long a segment replaced by a compaction stays on disk for readers and replications
-#: that started before it, in seconds
-RETAIN_SECONDS = 300.0
+#: how long a version stays readable (with the files it lists) after a newer one replaced
+#: it, unless the log sets its own: a week, like Delta Lake
+RETENTION_SECONDS = 7 * 24 * 3600.0
+#: what wrote each version (the ``operation`` of ``log.history()``)
+OPERATIONS = (
+    "create", "add", "append", "batch", "extend", "receive",
+    "compact", "auto-compact", "repair", "upgrade", "set retention",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -55,38 +65,56 @@ class Manifest:
     heads: tuple[str, ...] = ()  # hex keys, ascending
     fingerprint: str = "0" * 64  # XOR of every key (hex): equal sets, equal fingerprints
     created: float = 0.0
-    #: segment files a compaction replaced, with the time after which they may be deleted
-    retired: tuple[tuple[str, float], ...] = ()
+    #: what wrote this version ("add", "compact", ...; None in format-1 manifests)
+    operation: str | None = None
+    #: seconds a replaced version stays readable (see :data:`RETENTION_SECONDS`)
+    retention: float = RETENTION_SECONDS
+    format: int = FORMAT
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def nodes(self) -> int:
         return sum(s.rows for s in self.segments)
 
+    def summary(self) -> dict[str, Any]:
+        """This version as ``Log.history()`` lists it."""
+        return {
+            "version": self.version,
+            "time": self.created,
+            "operation": self.operation,
+            "nodes": self.nodes,
+            "heads": list(self.heads),
+            "segments": len(self.segments),
+        }
+
     def next(self, **changes: Any) -> Manifest:
+        """The next version: this one with ``changes`` (say which ``operation`` wrote it)."""
+        changes.setdefault("operation", None)
         return replace(self, version=self.version + 1, **changes)
 
     def to_bytes(self) -> bytes:
-        doc = {
-            "format": FORMAT,
+        doc: dict[str, Any] = {
+            "format": self.format,
             "version": self.version,
             "encoding": self.encoding,
             "nodes": self.nodes,
             "fingerprint": self.fingerprint,
             "created": self.created,
-            "segments": [s.to_json() for s in self.segments],
-            "heads": list(self.heads),
         }
-        if self.retired:
-            doc["retired"] = [list(r) for r in self.retired]
+        if self.format >= 2:
+            if self.operation is not None:
+                doc["operation"] = self.operation
+            doc["retention"] = self.retention
+        doc["segments"] = [s.to_json() for s in self.segments]
+        doc["heads"] = list(self.heads)
         return json.dumps(doc, separators=(",", ":")).encode()
 
     @classmethod
     def from_bytes(cls, data: bytes, *, where: Path) -> Manifest:
         try:
             doc = json.loads(data)
-            if doc.get("format") != FORMAT:
-                raise ValueError(f"format {doc.get('format')!r}, expected {FORMAT}")
+            if doc.get("format") not in READABLE_FORMATS:
+                raise ValueError(f"format {doc.get('format')!r}, this hyperframe reads {READABLE_FORMATS}")
             segments = tuple(
                 SegmentInfo(str(s["file"]), str(s["id"]), int(s["rows"]), int(s["size"]), str(s["sha256"]))
                 for s in doc["segments"]
@@ -101,11 +129,12 @@ class Manifest:
                 heads=tuple(str(h) for h in doc["heads"]),
                 fingerprint=str(doc["fingerprint"]),
                 created=float(doc.get("created", 0.0)),
-                retired=tuple((str(f), float(t)) for f, t in doc.get("retired", [])),
+                operation=None if doc.get("operation") is None else str(doc["operation"]),
+                retention=float(doc.get("retention", RETENTION_SECONDS)),
+                format=int(doc["format"]),
             )
-            for file, _ in manifest.retired:
-                if not file.startswith("seg-") or file != segment_file_name(file[4:-8]):
-                    raise ValueError(f"retired file name {file!r} is not a segment name")
+            if not manifest.retention >= 0:
+                raise ValueError(f"retention {manifest.retention!r} is not a number of seconds")
             if int(doc["nodes"]) != manifest.nodes:
                 raise ValueError("node count does not match its segments")
             ids: set[str] = set()
@@ -165,14 +194,5 @@ def read_latest(log_dir: Path) -> Manifest | None:
 
 def publish(log_dir: Path, manifest: Manifest) -> bool:
     """Durably publish ``manifest`` as the next state; False if that number was taken."""
-    directory = manifest_dir(log_dir)
-    temp = write_temp(directory, manifest.to_bytes())
+    temp = write_temp(tmp_dir(log_dir), manifest.to_bytes())
     return publish_exclusive(temp, manifest_path(log_dir, manifest.version))
-
-
-def prune_old(log_dir: Path, keep: int = KEEP_OLD) -> bool:
-    """Remove all but the newest ``keep`` manifests (write lock held); True if any went."""
-    old = manifest_versions(log_dir)[:-keep]
-    for version in old:
-        manifest_path(log_dir, version).unlink(missing_ok=True)
-    return bool(old)

@@ -1,7 +1,10 @@
 """Segment files: immutable Parquet files of nodes (key, links, value), in change order.
 
-Keys and links are 32-byte binaries. A segment's id is the SHA-256 of its keys in row
-order, so two logs holding the same nodes in the same order hold the same segment.
+Keys are ``fixed_size_binary(32)``; links are ``list<binary>`` whose items are 32 bytes
+each (format 2: pandas, Dask and Spark read it; format 1 stored them as
+``list<fixed_size_binary(32)>``, which pandas cannot convert, and is cast on read). A
+segment's id is the SHA-256 of its keys in row order, so two logs holding the same nodes
+in the same order hold the same segment.
 """
 
 from __future__ import annotations
@@ -13,8 +16,9 @@ from typing import TYPE_CHECKING
 
 from ..errors import UsageError
 from ..keys import KEY_BYTES, row_keys
+from . import layout
 from .durable import publish_replace, write_temp
-from .manifest import SegmentInfo, segment_file_name
+from .manifest import FORMAT, SegmentInfo, segment_file_name
 
 if TYPE_CHECKING:
     import numpy as np
@@ -26,16 +30,22 @@ ENCODING_META = b"hyperframe.encoding"
 
 
 def schema() -> pa.Schema:
+    """The segment schema of format 2: also the replication wire format."""
     import pyarrow as pa
 
-    key = pa.binary(KEY_BYTES)
     return pa.schema(
         [
-            pa.field("key", key, nullable=False),
-            pa.field("links", pa.list_(pa.field("item", key, nullable=False)), nullable=False),
+            pa.field("key", pa.binary(KEY_BYTES), nullable=False),
+            pa.field("links", pa.list_(pa.field("item", pa.binary(), nullable=False)), nullable=False),
             pa.field("value", pa.binary(), nullable=False),
         ]
     )
+
+
+def _format1_links() -> pa.DataType:
+    import pyarrow as pa
+
+    return pa.list_(pa.field("item", pa.binary(KEY_BYTES), nullable=False))
 
 
 # Arrays are built straight from buffers: faster than converting Python lists, and
@@ -70,12 +80,38 @@ def binaries(values: list[bytes]) -> pa.Array:
 
 
 def link_lists(links: list[list[bytes]]) -> pa.Array:
-    """A ``list<fixed_size_binary(32)>`` array of links."""
+    """A links column (``list<binary>``, 32-byte items) from lists of raw keys."""
+    import numpy as np
     import pyarrow as pa
 
-    flat = binary32([link for ls in links for link in ls])
+    flat = [link for ls in links for link in ls]
+    item_offsets = pa.py_buffer(np.arange(0, KEY_BYTES * (len(flat) + 1), KEY_BYTES, dtype=np.int32).tobytes())
+    items = pa.BinaryArray.from_buffers(pa.binary(), len(flat), [None, item_offsets, pa.py_buffer(b"".join(flat))])
     offsets = pa.Array.from_buffers(pa.int32(), len(links) + 1, [None, _offsets(list(map(len, links)))])
-    return pa.ListArray.from_arrays(offsets, flat, type=schema().field("links").type)
+    return pa.ListArray.from_arrays(offsets, items, type=schema().field("links").type)
+
+
+def as_keys(items: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """Link items (``binary``, each 32 bytes) as one ``fixed_size_binary(32)`` array.
+
+    Raises ``ValueError`` if an item is not 32 bytes long (not a key).
+    """
+    import pyarrow as pa
+
+    array = one_array(items)
+    if pa.types.is_fixed_size_binary(array.type) and array.type.byte_width == KEY_BYTES:
+        return array
+    try:
+        return array.cast(pa.binary(KEY_BYTES))
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        raise ValueError("a link is not a 32-byte key") from None
+
+
+def flat_links(column: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """Every link of a links column, in row order, as ``fixed_size_binary(32)`` keys."""
+    import pyarrow.compute as pc
+
+    return as_keys(pc.list_flatten(one_array(column)))
 
 
 def one_array(column: pa.ChunkedArray | pa.Array) -> pa.Array:
@@ -108,7 +144,11 @@ def mask(flags: np.ndarray) -> pa.Array:
 
 
 def make_table(keys: list[bytes], links: list[list[bytes]], values: list[bytes]) -> pa.Table:
-    """Build a segment table from Python lists of raw keys, links and values."""
+    """Build a segment table from Python lists of raw keys, links and values.
+
+    >>> make_table([bytes(32)], [[]], [b"v"]).schema.field("links").type
+    ListType(list<item: binary not null>)
+    """
     import pyarrow as pa
 
     return pa.Table.from_arrays([binary32(keys), link_lists(links), binaries(values)], schema=schema())
@@ -171,7 +211,7 @@ def links_per_row(table: pa.Table) -> tuple[list[int], bytes]:
         return [0], b""
     # straight from the buffer: Array.to_numpy() would import pandas
     offsets = np.frombuffer(column.buffers()[1], dtype=np.int32)[column.offset : column.offset + len(column) + 1]
-    return (offsets - offsets[0]).tolist(), key_bytes(one_array(pc.list_flatten(column)))
+    return (offsets - offsets[0]).tolist(), key_bytes(as_keys(pc.list_flatten(column)))
 
 
 def mismatched_rows(table: pa.Table) -> list[int]:
@@ -203,17 +243,25 @@ def encode(table: pa.Table, encoding: str) -> bytes:
 
 
 def write(log_dir: Path, table: pa.Table, encoding: str) -> SegmentInfo:
-    """Durably write ``table`` as a segment file and describe it for the manifest.
+    """Durably write ``table`` as a top-level segment file and describe it for the manifest
+    (write lock held).
 
-    A segment file is never rewritten: names are content hashes, so when an intact file
-    of this name exists (a retired copy, a repair's survivor) it is kept byte for byte and
-    described as it is; only a missing or damaged file is (re)written.
+    A segment file is never rewritten: names are content hashes, so when an intact
+    format-2 file of this segment exists (at the top, or retired by an older version) it is
+    kept byte for byte (a retired one is moved back) and described as it is. Only a
+    missing, damaged or format-1 file is (re)written, and the file it replaces is first
+    linked into ``_hyperframe/retired/`` for readers of the versions that list it.
     """
     sid = segment_id(table.column("key"))
     target = log_dir / segment_file_name(sid)
-    existing = _intact_file(target, sid, table.num_rows)
-    if existing is not None:
-        return existing
+    for candidate in [target, *sorted(layout.retired_dir(log_dir).glob(f"{target.stem}.*{layout.RETIRED_SUFFIX}"))]:
+        found = _intact_file(candidate, sid, table.num_rows)
+        if found is not None:
+            if candidate != target:
+                if target.exists():
+                    layout.retire(log_dir, target, copy=True)
+                layout.restore(log_dir, candidate)
+            return found
     data = encode(table, encoding)
     info = SegmentInfo(
         file=target.name,
@@ -222,32 +270,60 @@ def write(log_dir: Path, table: pa.Table, encoding: str) -> SegmentInfo:
         size=len(data),
         sha256=hashlib.sha256(data).hexdigest(),
     )
-    publish_replace(write_temp(log_dir, data), target)
+    if target.exists():  # damaged or format 1: readers of older versions may still want it
+        layout.retire(log_dir, target, copy=True)
+    publish_replace(write_temp(layout.tmp_dir(log_dir), data), target)
     return info
 
 
 def _intact_file(path: Path, sid: str, rows: int) -> SegmentInfo | None:
-    """The description of an existing segment file that holds exactly segment ``sid``."""
+    """The description of an existing format-2 file that holds exactly segment ``sid``."""
     found = inspect_file(path)
-    if found is None or found[0].id != sid or found[0].rows != rows:
+    if found is None or found[0].id != sid or found[0].rows != rows or found[2] != FORMAT:
         return None
     return found[0]
 
 
-def inspect_file(path: Path) -> tuple[SegmentInfo, pa.Table] | None:
-    """A segment file judged by its content alone: its description (with the checksum of
-    the bytes as they are) and its rows, if its name matches its keys and every key
-    matches its node; None for anything else (missing, unparsable, damaged)."""
+def inspect_file(path: Path) -> tuple[SegmentInfo, pa.Table, int] | None:
+    """A segment file (live or retired) judged by its content alone: its description (the
+    segment's file name, the checksum of the bytes as they are), its rows (as format 2)
+    and the format it is stored in, if its name matches its keys and every key matches
+    its node; None for anything else (missing, unparsable, damaged)."""
+    name = layout.canonical_name(path.name)
+    if name is None:
+        return None
+    sid = name[4:-8]
     try:
-        sid = path.name[4:-8]
-        segment_file_name(sid)
         data = path.read_bytes()
+        stored = file_format(data)
         table = parse(data)
-    except Exception:  # not a segment name, unreadable, damaged
+    except Exception:  # unreadable, damaged
         return None
     if segment_id(table.column("key")) != sid or mismatched_rows(table):
         return None
-    return SegmentInfo(path.name, sid, table.num_rows, len(data), hashlib.sha256(data).hexdigest()), table
+    return SegmentInfo(name, sid, table.num_rows, len(data), hashlib.sha256(data).hexdigest()), table, stored
+
+
+def salvage_file(path: Path) -> pa.Table | None:
+    """The rows of a damaged segment file that still check out (it parses, but some keys do
+    not match their nodes, or its name does not match its keys): those rows, else None."""
+    if layout.canonical_name(path.name) is None:
+        return None
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return None
+    try:
+        table = parse(data)
+    except Exception:  # a page checksum fails (or worse): judge what parses row by row
+        try:
+            table = parse(data, checksums=False)
+        except Exception:  # nothing of it can be read
+            return None
+    bad = set(mismatched_rows(table))
+    if len(bad) == table.num_rows:
+        return None
+    return table.take(indices([row for row in range(table.num_rows) if row not in bad])) if bad else table
 
 
 class DamagedSegment(ValueError):
@@ -257,25 +333,68 @@ class DamagedSegment(ValueError):
 def read(log_dir: Path, info: SegmentInfo, columns: list[str] | None = None) -> pa.Table:
     """Read a segment (or some of its columns), checking its bytes against the manifest.
 
-    A file whose size or SHA-256 differs from what the manifest recorded is never parsed,
-    so no damage (a flipped byte in data, footer or schema, a truncation, another file
-    copied over it) can be served. ``info.sha256 == ""`` skips the check (repair only).
+    The file is looked for at the top level, then among the retired files (a version that
+    a newer one replaced). A file whose size or SHA-256 differs from what the manifest
+    recorded is never parsed, so no damage (a flipped byte in data, footer or schema, a
+    truncation, another file copied over it) can be served. ``info.sha256 == ""`` skips
+    the check (repair only). Raises ``FileNotFoundError`` if no copy is there.
     """
-    data = (log_dir / info.file).read_bytes()
-    if info.sha256 and (len(data) != info.size or hashlib.sha256(data).hexdigest() != info.sha256):
-        raise DamagedSegment(f"its bytes do not match the manifest's checksum ({len(data)} of {info.size} bytes)")
-    return parse(data, columns)
+    damaged: DamagedSegment | None = None
+    for path in layout.locations(log_dir, info.file, info.sha256):
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            continue
+        if info.sha256 and (len(data) != info.size or hashlib.sha256(data).hexdigest() != info.sha256):
+            damaged = DamagedSegment(
+                f"its bytes do not match the manifest's checksum ({len(data)} of {info.size} bytes)"
+            )
+            continue
+        return parse(data, columns)
+    if damaged is not None:
+        raise damaged
+    raise FileNotFoundError(info.file)
 
 
-def parse(data: bytes, columns: list[str] | None = None) -> pa.Table:
-    """Parse segment bytes (page checksums verified) and check the columns' types."""
+def file_format(data: bytes) -> int:
+    """The format a segment file is stored in (1 or 2), from its schema."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    with pq.ParquetFile(pa.BufferReader(data), page_checksum_verification=True) as file:
+    links = pq.read_schema(pa.BufferReader(data)).field("links").type
+    return 1 if links.equals(_format1_links()) else FORMAT
+
+
+def parse(data: bytes, columns: list[str] | None = None, *, checksums: bool = True) -> pa.Table:
+    """Parse segment bytes (page checksums verified unless ``checksums=False``: repair's
+    last resort, which then judges every row by its key), check the columns' types and
+    return them as format 2 (format-1 links are cast; every link must be 32 bytes)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    with pq.ParquetFile(pa.BufferReader(data), page_checksum_verification=checksums) as file:
         table = file.read(columns=columns)
+    if not checksums:
+        table.validate(full=True)
     expected = schema()
     for name in columns or expected.names:
-        if name not in table.column_names or not table.schema.field(name).type.equals(expected.field(name).type):
-            raise DamagedSegment(f"column {name!r} is missing or has the wrong type")
+        if name not in table.column_names:
+            raise DamagedSegment(f"column {name!r} is missing")
+        have, want = table.schema.field(name).type, expected.field(name).type
+        if name == "links" and have.equals(_format1_links()):
+            at = table.column_names.index(name)
+            table = table.set_column(at, expected.field(name), table.column(name).cast(want))
+        elif not have.equals(want):
+            raise DamagedSegment(f"column {name!r} has the wrong type ({have})")
+        if name == "links":
+            check_links(table)
     return table
+
+
+def check_links(table: pa.Table) -> None:
+    """Refuse a links column with an item that is not 32 bytes (``DamagedSegment``)."""
+    import pyarrow.compute as pc
+
+    items = pc.list_flatten(one_array(table.column("links")))
+    if len(items) and pc.min_max(pc.binary_length(items)).as_py() != {"min": KEY_BYTES, "max": KEY_BYTES}:
+        raise DamagedSegment("a link is not a 32-byte key")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -12,6 +13,7 @@ from .report import Progress, ReplicationReport
 
 if TYPE_CHECKING:
     from ..log import Log, LogLike
+    from ..node import Node
 
 DEFAULT_TIMEOUT = 60.0
 
@@ -22,11 +24,19 @@ def replicate(
     mode: Mode = "sync",
     *,
     timeout: float = DEFAULT_TIMEOUT,
+    deadline: float | None = None,
     progress: Progress | None = None,
+    process: Callable[[Node], object] | None = None,
+    live: bool = False,
+    stop: Callable[[], bool] | None = None,
 ) -> ReplicationReport:
     """Replicate two logs in this process: afterwards (``sync``) both hold the union.
 
     ``mode="push"`` sends A's nodes to B only; ``"pull"`` brings B's nodes to A only.
+    ``timeout`` bounds the peer's silence, ``deadline`` the whole session (default 60 x
+    timeout). ``process(node)`` is called for each received node before commit (raising
+    refuses the transfer, nothing committed). ``live=True`` keeps both sides replicating
+    what either commits afterwards until ``stop()`` is true (or Ctrl-C).
 
     >>> import hyperframe, tempfile
     >>> a, b = hyperframe.open(tempfile.mkdtemp()), hyperframe.open(tempfile.mkdtemp())
@@ -43,7 +53,15 @@ def replicate(
     log_a, log_b = as_log(a), as_log(b)
     start = time.perf_counter()
     ra, rb = run_pair(
-        log_a.replica(), log_b.replica(), mode_a=mode, mode_b=OPPOSITE[mode], timeout=timeout, progress=progress
+        log_a.replica(process=process),
+        log_b.replica(process=process),
+        mode_a=mode,
+        mode_b=OPPOSITE[mode],
+        timeout=timeout,
+        deadline=deadline,
+        progress=progress,
+        live=live,
+        stop=stop,
     )
     return ReplicationReport(
         mode=mode,
@@ -103,13 +121,17 @@ class Diff:
 
 
 def diff(a: LogLike, b: LogLike) -> Diff:
-    """Compare two logs' key sets; nothing is changed."""
+    """Compare two logs' key sets; nothing is changed.
+
+    A path where no log is raises :class:`~hyperframe.NotALogError` (a typo is not an empty
+    log); a :class:`~hyperframe.Log` not written yet counts as empty.
+    """
     import pyarrow.compute as pc
 
     from ..log import as_log
     from ..store import segments
 
-    log_a, log_b = as_log(a), as_log(b)
+    log_a, log_b = as_log(a, must_exist=True), as_log(b, must_exist=True)
     keys_a = log_a.replica().keys()
     keys_b = log_b.replica().keys()
     in_b = pc.is_in(keys_a, value_set=segments.one_array(keys_b)) if len(keys_a) else keys_a

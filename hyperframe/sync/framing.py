@@ -46,11 +46,16 @@ class Kind(enum.IntEnum):
     END = ord("Z")
     DONE = ord("D")
     ERROR = ord("X")
+    BEAT = ord("B")  # live phase: "still here"
 
 
 def kind_name(kind: int) -> str:
     """``"HELLO"`` for a known frame type, ``"0x41"`` for any other byte."""
     return Kind(kind).name if kind in Kind._value2member_map_ else f"0x{kind:02x}"
+
+
+class PeerClosedError(ProtocolError):
+    """The peer closed its side of the stream (the clean end of a live session)."""
 
 
 @dataclass(frozen=True)
@@ -249,7 +254,7 @@ class Channel:
                     return None
         if item is _EOF:
             self._incoming.put(_EOF)  # later receives see the end too
-            raise ProtocolError("the peer closed the connection before replication finished; nothing was committed")
+            raise PeerClosedError("the peer closed the connection before replication finished; nothing was committed")
         if isinstance(item, BaseException):
             self._incoming.put(item)
             raise item

@@ -62,6 +62,10 @@ def decode_frame(payload: bytes) -> tuple[pa.Table, int, bool]:
     if any(column.null_count for column in table.columns) or pc.list_flatten(table.column("links")).null_count:
         raise ProtocolError("the peer sent nodes with missing (null) keys, links or values")
     try:
+        segments.check_links(table)
+    except segments.DamagedSegment:
+        raise ProtocolError("the peer sent a link that is not a 32-byte key") from None
+    try:
         group = int(meta.get(b"group", b"-1"))
         whole = meta.get(b"whole") == b"1"
     except ValueError:

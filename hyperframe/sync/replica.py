@@ -49,6 +49,10 @@ class Replica(Protocol):
         """One segment's rows (key, links, value), verified against the manifest."""
         ...
 
+    def rows(self, since: int) -> pa.Table:
+        """Every row after the first ``since``, in change order (the live phase's new nodes)."""
+        ...
+
     def commit(self, tables: Sequence[pa.Table]) -> int:
         """Commit verified nodes atomically (known ones dropped); how many were new."""
         ...

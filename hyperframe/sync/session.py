@@ -27,7 +27,7 @@ import os
 import re
 import struct
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
@@ -75,6 +75,7 @@ class Hello:
     nodes: int
     fingerprint: str
     segments: tuple[tuple[str, int], ...]  # (16-hex id prefix, rows)
+    live: bool = False  # the peer stays on after the sync, sending what it commits
 
 
 class Session:
@@ -88,6 +89,8 @@ class Session:
         mode: Mode = "sync",
         progress: Progress | None = None,
         deadline: float | None = None,
+        live: bool = False,
+        stop: Callable[[], bool] | None = None,
     ) -> None:
         if mode not in MODES:
             raise UsageError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
@@ -97,6 +100,9 @@ class Session:
         self.progress = progress
         #: seconds the whole session may take (default: DEADLINE_TIMEOUTS x the channel's timeout)
         self.deadline = deadline if deadline is not None else DEADLINE_TIMEOUTS * channel.timeout
+        #: after the sync, keep sending what this side commits until the peer ends or ``stop()``
+        self.live = live
+        self.stop = stop
         self.report = SideReport(replica.name, mode)
 
     # --- the whole conversation -----------------------------------------------------------
@@ -127,6 +133,18 @@ class Session:
             pass
 
     def _run(self) -> None:
+        peer, can_send, can_recv = self._sync()
+        if self.live and peer.live and (can_send or can_recv):
+            from .live import LivePhase
+
+            self.channel.deadline = None  # a live session has no deadline; its messages have budgets
+            LivePhase(
+                self.replica, self.channel, self.report, can_send=can_send, can_recv=can_recv, stop=self.stop
+            ).run()
+            self._finish_report()
+
+    def _sync(self) -> tuple[Hello, bool, bool]:
+        """The whole ordinary replication; returns the peer's HELLO and what may move."""
         manifest = self._manifest()
         nonce = os.urandom(16).hex()
         self.channel.send(Kind.HELLO, self._hello(manifest, nonce))
@@ -141,7 +159,7 @@ class Session:
         if self.report.identical or not (can_send or can_recv):
             self.report.strategy = "identical" if self.report.identical else "nothing allowed"
             self._finish_report()
-            return
+            return peer, can_send, can_recv
 
         leader = nonce < peer.nonce
         force_full = False
@@ -151,7 +169,7 @@ class Session:
             self._transfer(manifest, peer, leader=leader, can_send=can_send, can_recv=can_recv, force_full=force_full)
             mine, theirs = self._exchange_done()
             if self.mode != "sync" or peer.mode != "sync" or mine == theirs:
-                return
+                return peer, can_send, can_recv
             # the sketches missed something, or a writer raced us: exact id lists, once. The peer's
             # count may have grown since its HELLO, so only the frame limit bounds its lists now
             force_full = True
@@ -180,6 +198,7 @@ class Session:
                 "fingerprint": manifest.fingerprint,
                 "heads": len(manifest.heads),
                 "segments": base64.b64encode(packed).decode(),
+                "live": self.live,
             },
             separators=(",", ":"),
         ).encode()
@@ -365,6 +384,8 @@ class Session:
         incoming = Incoming(
             local_has=self.replica.has, undecodable=encoding.undecodable_rows, max_rows=expected, only=only
         )
+        if self.progress is not None and allowed and expected:
+            self.progress(0, expected)  # the plan is known: a bar learns its total before the first node
         ended = False
         stalled_since = time.monotonic()
         written = self.channel.bytes_out
@@ -483,6 +504,10 @@ def parse_hello(payload: bytes) -> Hello:
         )
         if peer.mode not in MODES:
             raise ValueError(f"unknown mode {peer.mode!r}")
+        live = doc.get("live", False)
+        if not isinstance(live, bool):
+            raise ValueError("'live' is not true or false")
+        peer = replace(peer, live=live)
         _count(doc, "heads", MAX_NODES)
     except IncompatiblePeerError:
         raise

@@ -7,13 +7,15 @@ import socket
 import subprocess
 import sys
 import threading
+from collections.abc import Callable
 from typing import BinaryIO
 
+from ..errors import PeerTimeoutError
 from .framing import Channel
 from .modes import Mode
 from .replica import Replica
 from .report import Progress, SideReport
-from .session import Session
+from .session import DEADLINE_TIMEOUTS, Session
 
 
 def run_pair(
@@ -23,9 +25,13 @@ def run_pair(
     mode_a: Mode,
     mode_b: Mode,
     timeout: float,
+    deadline: float | None = None,
     progress: Progress | None = None,
+    live: bool = False,
+    stop: Callable[[], bool] | None = None,
 ) -> tuple[SideReport, SideReport]:
     """Run both sides in this process over a socket pair (the same bytes as between machines)."""
+    deadline = DEADLINE_TIMEOUTS * timeout if deadline is None else deadline
     sock_a, sock_b = socket.socketpair()
     results: dict[str, SideReport | BaseException] = {}
 
@@ -33,7 +39,8 @@ def run_pair(
         reader, writer = sock.makefile("rb"), sock.makefile("wb")
         channel = Channel(reader, writer, timeout=timeout, on_close=lambda: _shut(sock))
         try:
-            results[name] = Session(replica, channel, mode=mode, progress=prog).run()
+            session = Session(replica, channel, mode=mode, progress=prog, deadline=deadline, live=live, stop=stop)
+            results[name] = session.run()
         except BaseException as exc:  # re-raised in the caller's thread
             results[name] = exc
         finally:
@@ -42,13 +49,15 @@ def run_pair(
     thread = threading.Thread(target=side, args=("b", b, sock_b, mode_b, progress), daemon=True)
     thread.start()
     side("a", a, sock_a, mode_a, progress)
-    thread.join(timeout + 5)
+    thread.join(timeout + 5)  # side a has finished: b ends at its next receive at the latest
     sock_a.close()
     sock_b.close()
     for name in ("a", "b"):
         outcome = results.get(name)
         if isinstance(outcome, BaseException):
             raise outcome
+        if outcome is None:
+            raise PeerTimeoutError(f"side {name} of the replication did not finish in time; run it again")
     ra, rb = results["a"], results["b"]
     assert isinstance(ra, SideReport) and isinstance(rb, SideReport)
     return ra, rb
@@ -61,14 +70,22 @@ def _shut(sock: socket.socket) -> None:
         pass
 
 
-def run_stdio(replica: Replica, *, mode: Mode, timeout: float) -> SideReport:
+def run_stdio(
+    replica: Replica,
+    *,
+    mode: Mode,
+    timeout: float,
+    deadline: float | None = None,
+    progress: Progress | None = None,
+    live: bool = False,
+) -> SideReport:
     """Speak the protocol on this process's stdin/stdout (for `hyperframe replicate`)."""
     reader: BinaryIO = os.fdopen(os.dup(sys.stdin.fileno()), "rb", buffering=0)
     writer: BinaryIO = os.fdopen(os.dup(sys.stdout.fileno()), "wb", buffering=0)
     # nothing else may write protocol-breaking bytes to stdout: point fd 1 at stderr
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
     channel = Channel(reader, writer, timeout=timeout)
-    return Session(replica, channel, mode=mode).run()
+    return Session(replica, channel, mode=mode, progress=progress, deadline=deadline, live=live).run()
 
 
 def wire(first: str, second: str) -> tuple[int, int]:

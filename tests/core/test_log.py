@@ -353,17 +353,18 @@ def ten(log: Log) -> Log:
     [
         ({}, list(range(1, 11))),
         ({"since": 3}, list(range(4, 11))),
-        ({"until": 4}, [1, 2, 3, 4]),
-        ({"since": 3, "until": 7}, [4, 5, 6, 7]),
-        ({"since": 4, "until": 6}, [5, 6]),  # spans both segments
+        ({"until": 5}, [1, 2, 3, 4]),  # hyperlog's until: changes before 5
+        ({"since": 3, "until": 8}, [4, 5, 6, 7]),
+        ({"since": 4, "until": 7}, [5, 6]),  # spans both segments
         ({"limit": 3}, [1, 2, 3]),
         ({"since": 8, "limit": 5}, [9, 10]),
         ({"reverse": True}, list(range(10, 0, -1))),
         ({"reverse": True, "limit": 3}, [10, 9, 8]),
-        ({"since": 2, "until": 8, "reverse": True, "limit": 4}, [8, 7, 6, 5]),
+        ({"since": 2, "until": 9, "reverse": True, "limit": 4}, [8, 7, 6, 5]),
         ({"since": 10}, []),
         ({"since": 50}, []),
         ({"until": 0}, []),
+        ({"until": 1}, []),
         ({"since": 7, "until": 3}, []),
         ({"limit": 0}, []),
         ({"until": 99}, list(range(1, 11))),

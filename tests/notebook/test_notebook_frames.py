@@ -106,7 +106,7 @@ def test_empty_log(log: hyperframe.Log) -> None:
 
 def test_change_range_filter(json_log: hyperframe.Log) -> None:
     _diamond(json_log)
-    assert json_log.to_pandas(since=1, until=3)["change"].tolist() == [2, 3]
+    assert json_log.to_pandas(since=1, until=4)["change"].tolist() == [2, 3]  # until: before 4, as hyperlog
     assert json_log.to_pandas(since=4)["change"].tolist() == [5]
     assert json_log.to_pandas(until=0).empty
     # depth is measured in the whole log, not in the slice

@@ -6,11 +6,13 @@ import sys
 import textwrap
 
 import pytest
+from helpers import RunCli
 
 import hyperframe
-from hyperframe._optional import MissingDependencyError, require
+from hyperframe._optional import MissingDependencyError, install_hint, require
 
-EXTRA = 'pip install "hyperframe[notebook]"'
+EXTRA = 'pip install -e ".[notebook]" from a checkout of this project'
+HINT = install_hint("notebook")
 
 
 @pytest.fixture
@@ -35,7 +37,7 @@ def test_widget_names_the_extra_when_ipywidgets_is_missing(
     json_log: hyperframe.Log, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setitem(sys.modules, "ipywidgets", None)
-    with pytest.raises(ImportError, match=r"hyperframe\[notebook\]"):
+    with pytest.raises(ImportError, match=r'pip install -e "\.\[notebook\]"'):
         hyperframe.merge_widget(json_log, json_log)
 
 
@@ -50,11 +52,16 @@ def test_progress_without_tqdm_is_quiet_unless_asked_for(
         json_log.to_arrow(progress=True)
 
 
+def test_the_hint_installs_this_project_not_the_http2_library() -> None:
+    assert EXTRA in HINT and "hyperframe-log" in HINT
+    assert 'pip install "hyperframe' not in HINT and "pip install hyperframe[" not in HINT
+
+
 def test_require_reports_the_top_level_package() -> None:
     with pytest.raises(MissingDependencyError) as info:
         require("hyperframe_missing_pkg.sub", extra="plots")
     assert info.value.module == "hyperframe_missing_pkg"
-    assert 'pip install "hyperframe[plots]"' in str(info.value)
+    assert 'pip install -e ".[plots]"' in str(info.value) and "hyperframe-log" in str(info.value)
 
 
 def test_core_imports_and_works_with_no_optional_packages(run_python) -> None:  # type: ignore[no-untyped-def]
@@ -79,8 +86,8 @@ def test_core_imports_and_works_with_no_optional_packages(run_python) -> None:  
     result = run_python(code)
     assert result.code == 0, result.err
     lines = result.out.splitlines()
-    assert lines[0] == f"MissingDependencyError matplotlib is needed for this; install it with: {EXTRA}"
-    assert lines[1] == f"MissingDependencyError ipywidgets is needed for this; install it with: {EXTRA}"
+    assert lines[0] == f"MissingDependencyError matplotlib is needed for this; {HINT}"
+    assert lines[1] == f"MissingDependencyError ipywidgets is needed for this; {HINT}"
     assert lines[2] == "[]"
 
 
@@ -91,3 +98,17 @@ def test_importing_hyperframe_loads_no_notebook_packages(run_python) -> None:  #
     )
     assert result.code == 0, result.err
     assert result.out.strip() == "[]"
+
+
+def test_the_distribution_is_not_pypis_hyperframe(run: RunCli) -> None:
+    """pyproject's name is DISTRIBUTION (not PyPI's HTTP/2 "hyperframe"), and --version says it."""
+    import tomllib
+    from pathlib import Path
+
+    from hyperframe._optional import DISTRIBUTION
+
+    project = tomllib.loads((Path(__file__).resolve().parents[2] / "pyproject.toml").read_text())["project"]
+    assert project["name"] == DISTRIBUTION == "hyperframe-log"
+    assert "version" in project["dynamic"]  # read from hyperframe.__version__: one place
+    result = run("--version")
+    assert result.code == 0 and result.out.strip() == f"hyperframe {hyperframe.__version__} (hyperframe-log)"

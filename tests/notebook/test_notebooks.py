@@ -1,7 +1,14 @@
-"""Execute the notebooks in notebooks/ and check what they produce, not only that they ran."""
+"""Execute the notebooks in notebooks/ and check what they produce, not only that they ran.
+
+They run through ``scripts/run_notebooks.py`` (the script that saves their outputs), and the
+outputs saved in each .ipynb must be what a fresh run prints: a notebook whose behaviour
+changed must be run and saved again (``python scripts/run_notebooks.py``).
+"""
 
 from __future__ import annotations
 
+import functools
+import importlib.util
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +20,7 @@ nbclient = pytest.importorskip("nbclient")
 pytest.importorskip("ipykernel")
 pytest.importorskip("matplotlib")
 pytest.importorskip("ipywidgets")
+pytest.importorskip("duckdb")
 
 pytestmark = [pytest.mark.notebook, pytest.mark.slow]  # each starts a kernel
 
@@ -20,6 +28,17 @@ ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = ROOT / "notebooks"
 HELLO = "8c7efb22472592f561a7a7647f8c5ee93134880b4ca0c92889a61848cd5c4602"
 WORLD = "5f5e63be98841981a12b6041e4200677851714ec4305d13a3ee30197439ff193"
+
+
+def _runner() -> Any:
+    spec = importlib.util.spec_from_file_location("run_notebooks", ROOT / "scripts" / "run_notebooks.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+runner = _runner()
 
 
 def _tree(path: Path) -> dict[str, str]:
@@ -52,20 +71,11 @@ class Ran:
         return {m for out in self.cell(tag).outputs if "data" in out for m in out.data}
 
 
-@pytest.fixture(autouse=True)
-def inline_plots(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Let the kernel pick its inline backend (CI exports MPLBACKEND=Agg for other tests),
-    so figures come out as images, as they do for a user in Jupyter."""
-    monkeypatch.delenv("MPLBACKEND", raising=False)
-
-
+@functools.cache
 def run(name: str) -> Ran:
-    nb = nbformat.read(NOTEBOOKS / name, as_version=4)
-    client = nbclient.NotebookClient(
-        nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(NOTEBOOKS)}}
-    )
+    """Execute notebooks/NAME once per test session, as scripts/run_notebooks.py does."""
     before = _tree(ROOT / "data"), _tree(NOTEBOOKS)
-    client.execute()
+    nb = runner.execute(NOTEBOOKS / name)
     assert (_tree(ROOT / "data"), _tree(NOTEBOOKS)) == before, "a notebook wrote into the repository"
     ran = Ran(nb)
     for cell in ran.cells:
@@ -74,6 +84,16 @@ def run(name: str) -> Ran:
         for out in cell.outputs:
             assert "Traceback" not in out.get("text", ""), out.get("text")
     return ran
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in NOTEBOOKS.glob("*.ipynb")))
+def test_saved_outputs_are_what_the_notebook_prints(name: str) -> None:
+    saved = nbformat.read(NOTEBOOKS / name, as_version=4)
+    code = [c for c in saved.cells if c.cell_type == "code"]
+    assert all(c.execution_count for c in code), f"{name} was saved with cells not run (or without outputs)"
+    assert sum(bool(c.get("outputs")) for c in code) > len(code) // 2, f"{name} was saved without its outputs"
+    problems = runner.differences(saved, run(name).nb)
+    assert not problems, f"{name}: run `python scripts/run_notebooks.py {name}` and commit it:\n" + "\n".join(problems)
 
 
 def test_quickstart() -> None:
@@ -92,6 +112,12 @@ def test_quickstart() -> None:
     assert "text/html" in nb.mimes("display") and "<th>nodes</th><td>6</td>" in nb.text("display")
     frame = nb.text("frame")
     assert "<td>hi from log2</td>" in frame and "<th>is_head</th>" in frame and "<th>depth</th>" in frame
+    records = nb.text("records")
+    assert "5 nodes, one head: True" in records and "'species': 'Adelie'" in records
+    assert "<th>species</th>" in records and "<td>Chinstrap</td>" in records and "<th>body_mass_g</th>" in records
+    duck = nb.text("duckdb")
+    assert "│ Gentoo    │     2 │ 4925.0 │" in duck
+    assert '{"sample":"N3A1","species":"Chinstrap","island":"Dream","body_mass_g":3500}' in duck
 
 
 def test_explore() -> None:
@@ -112,20 +138,37 @@ def test_explore() -> None:
     assert "206 nodes in the history of" in nb.text("branch")
     assert "144 nodes after the 2007 close in biscoe-team" in nb.text("descendants")
     assert "272 rows; 272 rows in 1 segment file(s)" in nb.text("arrow")
+    duck = nb.text("duckdb")
+    assert "│   272 │   272 │" in duck  # the files count every node once
+    assert "│ Gentoo    │   124 │ 5076.0 │" in duck
 
 
 def test_merge() -> None:
     nb = run("merge.ipynb")
     assert "272 and 257 nodes" in nb.text("copy")
+    tags = [c.metadata.get("tags", [""])[0] for c in nb.cells]
+    assert tags.index("diff") < tags.index("widget")  # what each side lacks comes first
     diff = nb.text("diff")
     assert "has 144 node(s)" in diff and "has 129 node(s)" in diff and "128 shared" in diff
     assert "hyperframe.Diff" in diff  # the rich display
     assert "image/png" in nb.mimes("plot-diff")
     assert "application/vnd.jupyter.widget-view+json" in nb.mimes("widget")
-    click = nb.text("click")
-    assert "sync: 144 node(s) A→B, 129 B→A" in click and "A has 401, B has 401" in click
-    assert "error: None" in click
-    merged = nb.text("merged")
-    assert "401 401 nodes; identical: True ; heads: 2" in merged
-    assert "dream     66    50    60" in merged and "biscoe    44    64    60" in merged
-    assert "272 nodes in" in nb.text("untouched")
+    assert not any(".click()" in c.source or "replicate(a, b" in c.source for c in nb.cells)  # nobody clicks for you
+    state = nb.nb.metadata["widgets"]["application/vnd.jupyter.widget-state+json"]["state"]
+    shown = [m["state"].get("value", "") for m in state.values() if m.get("model_name") == "HTMLModel"]
+    assert any("<b>Pull</b> brings <b>129</b> node(s) into A" in v for v in shown)  # saved as it waits
+    merged = nb.text("merge-code")
+    assert "push: 272 node(s) A→B" in merged and "push: 129 node(s) A→B" in merged
+    assert "401 nodes in merged; the teams' logs: 272 and 257" in merged
+    heads = nb.text("heads")
+    assert "2 heads" in heads and heads.count("<td>close</td>") == 2
+    assert "<td>biscoe</td>" in heads and "<td>dream</td>" in heads
+    joined = nb.text("append")
+    assert "1 head, the new node: True" in joined and "402 of 402 nodes are in its history" in joined
+    table = nb.text("merged")
+    assert "dream     66    50    60" in table and "biscoe    44    64    60" in table
+    assert "image/png" in nb.mimes("plot-merged")
+    cli = nb.text("cli")
+    assert "biscoe-team: 272 new node(s) -> cli-merged.db" in cli and "dream-team: 129 new node(s)" in cli
+    assert "cli-merged.db: 401 nodes, 2 head(s)" in cli and "ok: 401 nodes" in cli and "%|" not in cli  # --quiet
+    assert "272 nodes in data/biscoe-team" in nb.text("untouched")

@@ -73,12 +73,12 @@ KILL_POINTS = {
             os.link(temp, target); die()
         m.publish_exclusive = patched
     """,
-    # the manifest is published; old manifests not yet pruned
+    # the manifest is published; the files it no longer lists not yet moved out of the top level
     "manifest published": """
-        import hyperframe.store.manifest as m
+        import hyperframe.store.directory as m
         def patched(*a, **k):
             die()
-        m.prune_old = patched
+        m.LogStore.tidy = patched
     """,
 }
 
@@ -120,16 +120,16 @@ def test_a_writer_killed_at_each_step_of_a_commit(tmp_path: Path, point: str, ru
 
 def test_a_compaction_killed_after_publishing_loses_nothing(tmp_path: Path, run_python: RunCli) -> None:
     """Killed after the compacted manifest is durable, before anything is cleaned up: the
-    replaced segments stay behind (orphans, or retained for readers of older manifests)."""
+    replaced segments stay at the top level until the next writer moves them out."""
     path = tmp_path / "log.db"
     before = _seed_log(path, 5)
     assert len(hyperframe.open(path).manifest.segments) == 5  # type: ignore[union-attr]
     script = """
 import os, signal, sys
-import hyperframe, hyperframe.store.manifest as m
+import hyperframe, hyperframe.store.directory as m
 def patched(*a, **k):
     os.kill(os.getpid(), signal.SIGKILL)
-m.prune_old = patched
+m.LogStore.tidy = patched
 hyperframe.open(sys.argv[1]).compact()
 """
     proc = run_python(script, path)

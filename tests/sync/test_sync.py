@@ -438,8 +438,11 @@ def test_diff_says_what_each_side_lacks_and_changes_nothing(tmp_path: Path, snap
 def test_diff_with_an_empty_log(tmp_path: Path) -> None:
     a = hyperframe.open(tmp_path / "a")
     keys = grow(a, 5, "a")
-    d = hyperframe.diff(a, tmp_path / "nothing")
+    d = hyperframe.diff(a, hyperframe.open(tmp_path / "nothing"))  # a Log not written yet: empty
     assert (d.only_in_a, d.only_in_b, d.shared) == (keys, [], 0)
+    assert not (tmp_path / "nothing").exists()
+    with pytest.raises(hyperframe.NotALogError, match="nothing there yet"):  # a path: a typo is not a log
+        hyperframe.diff(a, tmp_path / "nothing")
     assert not (tmp_path / "nothing").exists()
 
 
