@@ -18,17 +18,18 @@ from .encodings import Encoding, get_encoding
 from .errors import (
     AmbiguousKeyError,
     CorruptLogError,
-    EncodingError,
     NodeNotFoundError,
     NotALogError,
     ReadOnlyLogError,
+    RejectedNodeError,
     ReplicationError,
     UnknownLinkError,
     UsageError,
 )
 from .events import Event, Events
-from .keys import KEY_HEX, node_key_bytes, normalize_key, normalize_prefix
+from .keys import KEY_HEX, node_key_bytes, normalize_prefix
 from .node import Node
+from .rows import Links, concat, keys_with_heads, link_keys, node_of, piece_at, reencoder, table_nodes
 from .store import segments
 from .store.commit import Change, commit
 from .store.directory import LogStore, SegmentGone, writing
@@ -46,9 +47,6 @@ if TYPE_CHECKING:
 
 DEFAULT_ENCODING = "utf-8"
 _NO_LINKS: list[bytes] = []
-
-#: what a link may be given as: a hex key, a Node, or a list of either
-Links: TypeAlias = str | Node | Iterable[str | Node]
 
 
 @dataclass(frozen=True)
@@ -85,8 +83,13 @@ class Log:
         lock_timeout: float = 60.0,
         read_only: bool = False,
         version: int | None = None,
+        identity: bytes | None = None,
+        sign: Callable[[Node], bytes] | None = None,
+        verify: Callable[[Node], bool] | None = None,
     ) -> None:
         self.path = Path(path)
+        #: hyperlog's signing options: who this handle writes as, how it signs, whom it believes
+        self.identity, self.sign, self.verify = identity, sign, verify
         #: the version this log is pinned to (time travel; then read-only), or None: the newest
         self.version = version
         self.read_only = read_only or version is not None
@@ -177,7 +180,7 @@ class Log:
 
     # --- writing ------------------------------------------------------------------------
 
-    def add(self, value: Any, links: Links = (), *, encoding: str | None = None) -> Node:
+    def add(self, value: Any, links: Links = (), *, encoding: str | None = None, identity: bytes | None = None) -> Node:
         """Add one node linking ``links`` (a hex key, a Node, or a list of them) and return it.
 
         Adding a node that exists already returns the stored one. The returned node's
@@ -186,7 +189,10 @@ class Log:
         (hyperlog's per-call ``valueEncoding``); the bytes must still be a valid value of
         the log's encoding.
         """
-        return self._batch([{"value": value, "links": links}], "add", encoding)[0]
+        doc: dict[str, Any] = {"value": value, "links": links}
+        if identity is not None:
+            doc["identity"] = identity
+        return self._batch([doc], "add", encoding)[0]
 
     def append(self, value: Any, *, encoding: str | None = None) -> Node:
         """Add a node that links every current head (in ascending key order)."""
@@ -228,10 +234,11 @@ class Log:
     def _batch(self, docs: Iterable[Mapping[str, Any]], operation: str, call: str | None = None) -> list[Node]:
         encoding = self.encoding
         given = encoding if call is None else get_encoding(call)
-        encode = given.encode if given is encoding else _reencoder(given, encoding)
+        encode = given.encode if given is encoding else reencoder(given, encoding)
         items: list[Any] = []
         values: list[bytes] = []
         links_in: list[list[bytes] | None] = []
+        identities: list[bytes | None] = []
         for i, doc in enumerate(docs):
             if not isinstance(doc, Mapping) or "value" not in doc:
                 raise UsageError(f"batch item {i} must be a dict with a 'value' (and optional 'links')")
@@ -244,8 +251,11 @@ class Log:
                 links_in.append([bytes.fromhex(k) for k in link_keys(links, where=f"batch item {i}")])
             values.append(encode(doc["value"]))
             items.append(doc["value"] if given.name == "json" else given.decode(values[-1]))
+            identities.append(_identity(doc.get("identity", self.identity), i))
         if not values:
             return []
+        signs = self.sign is not None or any(identity is not None for identity in identities)
+        signatures: dict[bytes, bytes | None] = {}  # by key: a stage that runs twice signs once
         if self.read_only:
             raise ReadOnlyLogError(f"{self.path} was opened read-only; nothing was written", path=self.path)
 
@@ -258,7 +268,7 @@ class Log:
 
         def stage(current: Manifest, index: KeyIndex) -> Change:
             if appends:
-                keys, links_of = _keys_with_heads(values, links_in, current.heads, index.stored_set)
+                keys, links_of = keys_with_heads(values, links_in, current.heads, index.stored_set)
                 staged["keys"], staged["links"] = keys, links_of
             keys, links_of = staged["keys"], staged["links"]
             linked = [link for links in links_of for link in links]
@@ -266,17 +276,22 @@ class Log:
             rows = self._new_rows(keys, links_of, existing)
             if not rows:
                 return Change()
+            nodes = [node_of(keys[i], links_of[i], items[i], 0, identities[i]) for i in rows]
+            if signs:
+                for node, i in zip(nodes, rows):
+                    if keys[i] not in signatures:  # sign() may raise: the add fails, nothing is written
+                        signatures[keys[i]] = None if self.sign is None else bytes(self.sign(node))
+                nodes = [replace(node, signature=signatures[keys[i]]) for node, i in zip(nodes, rows)]
             hook = None
             if self._events.any:
 
                 def hook(_tables: list[pa.Table]) -> None:
-                    announced[:] = [_node(keys[i], links_of[i], items[i], 0) for i in rows]
+                    announced[:] = nodes
                     self._events.preadd(announced)
 
-            if len(rows) == len(keys):
-                return Change([segments.make_table(keys, links_of, values)], before_write=hook)
+            signed = ([n.identity for n in nodes], [n.signature for n in nodes]) if signs else (None, None)
             pick = [keys[i] for i in rows], [links_of[i] for i in rows], [values[i] for i in rows]
-            return Change([segments.make_table(*pick)], before_write=hook)
+            return Change([segments.make_table(*pick, *signed)], before_write=hook)
 
         announced: list[Node] = []
         try:
@@ -284,7 +299,8 @@ class Log:
         except BaseException as exc:
             if self._events.any:
                 refused = announced or [
-                    _node(k, ls, item, 0) for k, ls, item in zip(staged.get("keys", ()), staged.get("links", ()), items)
+                    node_of(k, ls, item, 0)
+                    for k, ls, item in zip(staged.get("keys", ()), staged.get("links", ()), items)
                 ]
                 self._events.reject(refused, exc)
             raise
@@ -305,7 +321,14 @@ class Log:
                 position = index.position(key)
                 change = 0 if position is None else position + 1
             nodes.append(
-                Node(hexes[64 * n : 64 * n + 64], tuple(link.hex() for link in links) if links else (), item, change)
+                Node(
+                    hexes[64 * n : 64 * n + 64],
+                    tuple(link.hex() for link in links) if links else (),
+                    item,
+                    change,
+                    identities[n],
+                    signatures.get(key),
+                )
             )
         if announced:
             self._events.add([node for node in nodes if node.key in {a.key for a in announced}])
@@ -499,7 +522,7 @@ class Log:
 
         def piece(lo: int, hi: int) -> Callable[[Manifest | None], tuple[pa.Table, int, str] | None]:
             def read(manifest: Manifest | None) -> tuple[pa.Table, int, str] | None:
-                found = _piece(manifest, lo, hi, reverse)
+                found = piece_at(manifest, lo, hi, reverse)
                 if found is None:
                     return None
                 info, first, a, b = found
@@ -537,9 +560,21 @@ class Log:
             )
         links = table.column("links").to_pylist()
         values = table.column("value").to_pylist()
+        signed = table.column("identity").null_count < table.num_rows or table.column("signature").null_count < len(
+            keys
+        )
+        identities = table.column("identity").to_pylist() if signed else [None] * len(keys)
+        signatures = table.column("signature").to_pylist() if signed else identities
         rows = range(len(keys) - 1, -1, -1) if reverse else range(len(keys))
         for r in rows:
-            yield Node(keys[r].hex(), tuple(link.hex() for link in links[r]), decode(values[r]), first + r + 1)
+            yield Node(
+                keys[r].hex(),
+                tuple(link.hex() for link in links[r]),
+                decode(values[r]),
+                first + r + 1,
+                identities[r],
+                signatures[r],
+            )
 
     def snapshot(self, columns: list[str] | None = None, *, on_rows: Callable[[int], None] | None = None) -> Snapshot:
         """The newest state and every row it lists (raw columns key, links, value), read as
@@ -563,7 +598,7 @@ class Log:
                 tables.append(self._store.read_segment(info, columns))
                 if on_rows is not None:
                     on_rows(info.rows)
-            return Snapshot(manifest, _concat(tables))
+            return Snapshot(manifest, concat(tables))
 
         state = self._store.read_state(read)
         self._manifest = state.manifest
@@ -799,7 +834,7 @@ class LogReplica:
                     table = self._store.read_segment(info)
                     tables.append(table.slice(max(0, since - first)))
                 first += info.rows
-            return _concat(tables) if tables else segments.schema().empty_table()
+            return concat(tables) if tables else segments.schema().empty_table()
 
         return self._store.read_state(read)
 
@@ -815,14 +850,23 @@ class LogReplica:
         events, process = log._events, self._process
         announced: list[Node] = []
 
+        trusted = log.verify
+
         def check(new: list[pa.Table]) -> None:  # under the lock, just before writing
-            announced[:] = _table_nodes(new, log.encoding)
-            if process is not None:
-                for node in announced:
+            announced[:] = table_nodes(new, log.encoding)
+            for node in announced:
+                if trusted is not None and not _believed(trusted, node):
+                    raise RejectedNodeError(
+                        f"invalid signature: node {node.key} (identity "
+                        f"{node.identity.hex()[:16] if node.identity else 'none'}) is not signed by anyone "
+                        f"{log.path} trusts; nothing from this transfer was committed",
+                        key=node.key,
+                    )
+                if process is not None:
                     process(node)
             events.preadd(announced)
 
-        hook = check if events.any or process is not None else None
+        hook = check if events.any or process is not None or trusted is not None else None
         try:
             done = commit(
                 self._store,
@@ -851,6 +895,21 @@ def _follow(store: LogStore, index: KeyIndex) -> KeyIndex:
     return store.read_state(refresh)
 
 
+def _believed(verify: Callable[[Node], bool], node: Node) -> bool:
+    try:
+        return bool(verify(node))
+    except Exception:  # a verify that raises believes nothing
+        return False
+
+
+def _identity(identity: object, i: int) -> bytes | None:
+    if identity is None or isinstance(identity, bytes):
+        if identity is not None and len(identity) > segments.MAX_SIGNED_BYTES:
+            raise UsageError(f"batch item {i}: an identity is at most {segments.MAX_SIGNED_BYTES} bytes")
+        return identity
+    raise UsageError(f"batch item {i}: an identity must be bytes (a public key), not {type(identity).__name__}")
+
+
 #: a log, or the path of one: what the module-level functions accept
 LogLike: TypeAlias = Union[Log, str, "os.PathLike[str]"]
 
@@ -876,116 +935,22 @@ def no_log_at(path: str | os.PathLike[str]) -> NotALogError:
     )
 
 
-def link_keys(links: Links, *, where: str = "links") -> list[str]:
-    """Full hex keys from a key, a Node, or a list of either (anything else: UsageError)."""
-    if isinstance(links, (str, Node)):
-        links = [links]
-    elif not isinstance(links, Iterable) or isinstance(links, (bytes, bytearray, Mapping)):
-        raise UsageError(f"{where}: links must be a hex key, a Node, or a list of them, not {type(links).__name__}")
-    out = []
-    for link in links:
-        if isinstance(link, Node):
-            out.append(link.key)
-        elif isinstance(link, str):
-            out.append(normalize_key(link))
-        else:
-            raise UsageError(f"{where}: a link must be a hex key or a Node, not {type(link).__name__}")
-    return out
-
-
-def _table_nodes(tables: Sequence[pa.Table], encoding: Encoding) -> list[Node]:
-    """The rows of segment tables as Nodes (change numbers 0: not committed yet)."""
-    nodes = []
-    for table in tables:
-        keys = segments.split_keys(segments.key_bytes(table.column("key")))
-        offsets, flat = segments.links_per_row(table)
-        links = segments.split_keys(flat)
-        for row, value in enumerate(table.column("value").to_pylist()):
-            nodes.append(_node(keys[row], links[offsets[row] : offsets[row + 1]], encoding.decode(value), 0))
-    return nodes
-
-
-def _node(key: bytes, links: Sequence[bytes], value: Any, change: int) -> Node:
-    return Node(key.hex(), tuple(link.hex() for link in links), value, change)
-
-
-def _reencoder(given: Encoding, stored: Encoding) -> Callable[[Any], bytes]:
-    """Encode with ``given``, refusing bytes the log's own encoding could not read back."""
-
-    def encode(value: Any) -> bytes:
-        data = given.encode(value)
-        try:
-            stored.decode(data)
-        except EncodingError:
-            raise EncodingError(
-                f"{given.name} gives bytes this {stored.name} log cannot read back; "
-                f"pass a value its own encoding ({stored.name}) can hold"
-            ) from None
-        return data
-
-    return encode
-
-
-def _keys_with_heads(
-    values: list[bytes],
-    links_in: list[list[bytes] | None],
-    heads: Sequence[str],
-    stored: Callable[[], set[bytes]],
-) -> tuple[list[bytes], list[list[bytes]]]:
-    """Keys for docs where ``None`` links mean the heads as they stand at that doc.
-
-    A doc that is already stored (and so maybe linked by others) does not become a head.
-    """
-    heads_now = {bytes.fromhex(h) for h in heads}
-    stored_keys: set[bytes] | None = None
-    added: set[bytes] = set()
-    keys: list[bytes] = []
-    links_of: list[list[bytes]] = []
-    for value, links in zip(values, links_in):
-        if links is None:
-            links = sorted(heads_now)
-        key = node_key_bytes(value, links)
-        keys.append(key)
-        links_of.append(links)
-        if key in added or key in heads_now:
-            continue
-        if stored_keys is None:
-            stored_keys = stored()
-        if key in stored_keys:
-            continue
-        heads_now.difference_update(links)
-        heads_now.add(key)
-        added.add(key)
-    return keys, links_of
-
-
-def _piece(manifest: Manifest | None, lo: int, hi: int, reverse: bool) -> tuple[SegmentInfo, int, int, int] | None:
-    """The segment holding position ``lo`` (``hi - 1`` when reversed): (segment, its first
-    position, first row, end row) of the part inside ``lo..hi-1``."""
-    if manifest is None:
-        return None
-    first = 0
-    pieces = []
-    for info in manifest.segments:
-        a, b = max(lo, first), min(hi, first + info.rows)
-        if a < b:
-            pieces.append((info, first, a - first, b - first))
-        first += info.rows
-    if not pieces:
-        return None
-    return pieces[-1] if reverse else pieces[0]
-
-
-def _concat(tables: list[pa.Table]) -> pa.Table:
-    import pyarrow as pa
-
-    return tables[0] if len(tables) == 1 else pa.concat_tables(tables)
-
-
 def open(  # noqa: A001
-    path: str | os.PathLike[str], *, encoding: str | None = None, read_only: bool = False, version: int | None = None
+    path: str | os.PathLike[str],
+    *,
+    encoding: str | None = None,
+    read_only: bool = False,
+    version: int | None = None,
+    identity: bytes | None = None,
+    sign: Callable[[Node], bytes] | None = None,
+    verify: Callable[[Node], bool] | None = None,
 ) -> Log:
     """Open the log in directory ``path``; it is created on the first write.
+
+    ``identity``, ``sign`` and ``verify`` are hyperlog's options: ``sign(node)`` (the node
+    with ``key``, ``links``, ``value`` and ``identity`` set) returns the signature stored
+    with every node this handle adds; ``verify(node)`` must be true for every node
+    replication brings in (see :mod:`hyperframe.signing` for Ed25519 keys and trust lists).
 
     ``encoding`` ("utf-8", "json" or "binary") is fixed when the log is created.
     ``version=N`` opens exactly version N, read-only (time travel; ``log.history()`` lists
@@ -997,4 +962,6 @@ def open(  # noqa: A001
     >>> log.add({"msg": "hello"}).key[:12]
     'e7fd9c7e61e1'
     """
-    return Log(path, encoding=encoding, read_only=read_only, version=version)
+    return Log(
+        path, encoding=encoding, read_only=read_only, version=version, identity=identity, sign=sign, verify=verify
+    )

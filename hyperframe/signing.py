@@ -8,7 +8,8 @@ list as ``verify`` to accept only nodes signed by those identities::
     >>> import hyperframe, tempfile
     >>> from hyperframe import signing
     >>> me = signing.keypair()
-    >>> log = hyperframe.open(tempfile.mkdtemp(), identity=me.identity, sign=me.sign, verify=signing.trust([me.identity]))
+    >>> team = signing.trust([me.identity])
+    >>> log = hyperframe.open(tempfile.mkdtemp(), identity=me.identity, sign=me.sign, verify=team)
     >>> node = log.add("signed hello")
     >>> node.identity == me.identity and signing.valid(node)
     True
@@ -20,6 +21,7 @@ allowed.
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -29,7 +31,7 @@ from typing import TYPE_CHECKING
 from .errors import UsageError
 
 if TYPE_CHECKING:
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
     from .node import Node
 
@@ -67,9 +69,21 @@ class Signer:
         return target
 
     def _private(self) -> Ed25519PrivateKey:
-        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+        return _private_key(self.seed)
 
-        return Ed25519PrivateKey.from_private_bytes(self.seed)
+
+@functools.lru_cache(maxsize=64)
+def _private_key(seed: bytes) -> Ed25519PrivateKey:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    return Ed25519PrivateKey.from_private_bytes(seed)
+
+
+@functools.lru_cache(maxsize=4096)
+def _public_key(identity: bytes) -> Ed25519PublicKey:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+    return Ed25519PublicKey.from_public_bytes(identity)
 
 
 def keypair() -> Signer:
@@ -92,13 +106,12 @@ def load_key(path: str | os.PathLike[str]) -> Signer:
 def valid(node: Node) -> bool:
     """True if ``node`` carries an identity and a signature of its key by that identity."""
     from cryptography.exceptions import InvalidSignature
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
     identity, signature = node.identity, node.signature
     if identity is None or signature is None or len(identity) != IDENTITY_BYTES or len(signature) != SIGNATURE_BYTES:
         return False
     try:
-        Ed25519PublicKey.from_public_bytes(identity).verify(signature, bytes.fromhex(node.key))
+        _public_key(identity).verify(signature, bytes.fromhex(node.key))
     except (InvalidSignature, ValueError):
         return False
     return True

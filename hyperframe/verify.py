@@ -12,15 +12,40 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .encodings import get_encoding
 from .errors import CorruptLogError
+from .node import Node
 from .store import manifest as mf
 from .store import segments
 from .store.directory import LogStore
 
+if TYPE_CHECKING:
+    import pyarrow as pa
+
 #: how often (in rows) a big segment's check reports progress
 PROGRESS_ROWS = 1 << 16
+
+
+def _untrusted(table: pa.Table, keys: list[bytes], file: str, trust: Callable[[Node], bool]) -> list[Problem]:
+    """Rows that are unsigned, or whose signature ``trust`` does not accept."""
+    identities = table.column("identity").to_pylist()
+    signatures = table.column("signature").to_pylist()
+    problems = []
+    for row, (key, identity, signature) in enumerate(zip(keys, identities, signatures)):
+        if identity is None or signature is None:
+            problems.append(Problem(file, f"row {row}: node {key.hex()} is unsigned"))
+            continue
+        node = Node(key.hex(), (), None, 0, identity, signature)
+        try:
+            believed = bool(trust(node))
+        except Exception:  # a trust function that raises believes nothing
+            believed = False
+        if not believed:
+            why = f"invalid or untrusted signature by {identity.hex()[:16]}"
+            problems.append(Problem(file, f"row {row}: node {key.hex()}: {why}"))
+    return problems
 
 
 @dataclass
@@ -55,10 +80,17 @@ class VerifyReport:
         return f"{len(self.errors)} problem(s) in {self.path}: " + "; ".join(map(str, self.errors[:5]))
 
 
-def verify_log(path: str | Path, *, progress: Callable[[int, int], None] | None = None) -> VerifyReport:
+def verify_log(
+    path: str | Path,
+    *,
+    progress: Callable[[int, int], None] | None = None,
+    trust: Callable[[Node], bool] | None = None,
+) -> VerifyReport:
     """Verify every byte the log's current manifest refers to; never raises for damage.
 
     ``progress(done, total)`` is called before each segment and at the end (nodes checked).
+    ``trust`` (e.g. :func:`hyperframe.signing.load_trust`) also checks every node's
+    signature: an unsigned node, or one whose signature ``trust`` does not accept, is an error.
     """
     store = LogStore(Path(path))
     report = VerifyReport(str(path))
@@ -125,6 +157,8 @@ def verify_log(path: str | Path, *, progress: Callable[[int, int], None] | None 
             report.errors.append(
                 Problem(info.file, f"row {row}: the value of {keys[row].hex()} does not decode as {manifest.encoding}")
             )
+        if trust is not None:
+            report.errors += _untrusted(table, keys, info.file, trust)
         offsets, flat = segments.links_per_row(table)
         flat_links = segments.split_keys(flat)
         for row, key in enumerate(keys):

@@ -9,8 +9,8 @@ seeded random mixes of these. Every run is judged the same way (:func:`judge`):
 
 - the honest process ends within its documented deadline (``--deadline``, by default
   60 x ``--timeout``), and in practice within a few timeouts (:data:`PRACTICAL_TIMEOUTS`);
-- its peak RSS (``wait4``'s ``ru_maxrss``) stays under :data:`RSS_LIMIT_MIB` above its RSS
-  when it sent its HELLO;
+- its peak RSS (its ``VmHWM``, sampled while it runs) stays under :data:`RSS_LIMIT_MIB`
+  above its RSS when it sent its HELLO;
 - it commits nothing: every file of the log is byte for byte as before (so the node set
   and ``verify`` are as before);
 - it exits non-zero with exactly one stderr line ``hyperframe: error: ...``, no traceback.

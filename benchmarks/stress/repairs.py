@@ -274,6 +274,7 @@ def repair_crash_child(spec: dict[str, Any]) -> None:
     repair_log(spec["path"])
     sys.stdout.write(f"{calls[0]}\n")
     sys.stdout.flush()
+    real_exit(0)  # as the CLI does: no interpreter teardown (pyarrow's threads can abort it)
 
 
 def repair_crashing(path: Path, crash_at: int) -> tuple[int, str]:
@@ -511,6 +512,20 @@ def repairs_worker(spec: dict[str, Any]) -> None:
     sys.stdout.write(json.dumps(tally.to_json()) + "\n")
 
 
+def _kind_of(failure: str) -> str:
+    """Which promise a failure message is about (for the totals line)."""
+    text = failure.split("): ", 1)[-1]
+    if text.startswith("lost"):
+        return "lost intact nodes" + (" (row by row only)" if "(0 in files intact" in text else "")
+    if text.startswith("a killed repair"):
+        return "killed repair destroyed nodes"
+    if text.startswith("repairing again"):
+        return "repair again changed files"
+    if text.startswith("repair"):
+        return "repair crashed or refused"
+    return "log unreadable or verify fails"
+
+
 def run_repairs(root: Path, *, trials: int = 200, seed: int = 0, seconds: float = 600, jobs: int = 2) -> PartResult:
     """The repair campaign: ``trials`` trials over ``jobs`` worker processes, at most ``seconds`` long."""
     total = Tally()
@@ -537,9 +552,12 @@ def run_repairs(root: Path, *, trials: int = 200, seed: int = 0, seconds: float 
             except (ValueError, IndexError, KeyError):
                 total.failures.append(f"repair worker {j} died (exit {proc.returncode}) without a tally")
     damages = ", ".join(f"{k} {v}" for k, v in sorted(total.damages.items()))
+    kinds = Counter(_kind_of(f) for f in total.failures)
+    what = "; ".join(f"{k} {v}" for k, v in sorted(kinds.items()))
     line = (
         f"repairs: trials {total.trials}, kills {total.kills}, repairs {total.repairs}, "
-        f"failures {len(total.failures)} (damages: {damages}; nodes dropped as damaged: {total.dropped})"
+        f"failures {len(total.failures)}{' (' + what + ')' if what else ''} "
+        f"(damages: {damages}; nodes dropped as damaged: {total.dropped})"
     )
     if total.trials < trials:
         line += f" [stopped after {seconds:g} s: {total.trials} of {trials} trials]"

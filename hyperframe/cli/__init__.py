@@ -13,7 +13,7 @@ import click
 from .. import __version__
 from .._optional import DISTRIBUTION
 from ..errors import HyperframeError
-from . import log_commands, sync_commands, version_commands
+from . import log_commands, signing_commands, sync_commands, version_commands
 
 __all__ = ["cli", "main"]
 
@@ -31,7 +31,12 @@ def cli() -> None:
     """
 
 
-for command in (*log_commands.COMMANDS, *version_commands.COMMANDS, *sync_commands.COMMANDS):
+for command in (
+    *log_commands.COMMANDS,
+    *version_commands.COMMANDS,
+    *sync_commands.COMMANDS,
+    *signing_commands.COMMANDS,
+):
     cli.add_command(command)
 
 

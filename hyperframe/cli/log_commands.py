@@ -15,6 +15,7 @@ from ..log import open as open_log
 from .duration import DURATION
 from .output import FACT_FORMATS, default_format, format_option, json_alias_option, write_facts, write_nodes
 from .progress import progress_bar, quiet_option
+from .signing_commands import sign_option, trust_option, trusted
 
 log_dir = click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
 
@@ -75,7 +76,8 @@ def init(directory: Path, encoding: str) -> None:
 @log_dir
 @click.argument("value")
 @click.option("--link", "-l", "links", multiple=True, metavar="KEY", help="Key of a node this one links (repeatable).")
-def add(directory: Path, value: str, links: tuple[str, ...]) -> None:
+@sign_option
+def add(directory: Path, value: str, links: tuple[str, ...], key_file: Path | None) -> None:
     """Add VALUE to the log in DIRECTORY and print its key.
 
     VALUE is text (JSON text for a JSON log; `-` reads standard input, without its
@@ -89,8 +91,14 @@ def add(directory: Path, value: str, links: tuple[str, ...]) -> None:
         hyperframe add log.db hello                  # prints 8c7efb22..., the key
         hyperframe add log.db world --link 8c7efb22
         echo '{"n": 1}' | hyperframe add notes.db -
+        hyperframe add field.db sighting --sign me.key   # a signed node (`hyperframe keygen`)
     """
     log = open_log(directory)
+    if key_file is not None:
+        from ..signing import load_key
+
+        signer = load_key(key_file)
+        log.identity, log.sign = signer.identity, signer.sign
     click.echo(log.add(read_value(log, value), links=[resolve_link(log, link) for link in links]).key)
 
 
@@ -225,8 +233,9 @@ def info(directory: Path, fmt: str, as_json: bool) -> None:
 @click.command()
 @log_dir
 @click.option("--strict", is_flag=True, help="Also fail on orphan files left by interrupted writes.")
+@trust_option
 @quiet_option
-def verify(directory: Path, strict: bool, quiet: bool) -> None:
+def verify(directory: Path, strict: bool, trust_file: Path | None, quiet: bool) -> None:
     """Check every segment, key, link, head and checksum; exit 1 on any damage.
 
     Problems go to stdout, one a line, and on damage one error line to stderr; warnings
@@ -237,13 +246,14 @@ def verify(directory: Path, strict: bool, quiet: bool) -> None:
     \b
         hyperframe verify log.db
         hyperframe verify log.db --strict || hyperframe repair log.db
+        hyperframe verify field.db --trust team.trust   # and every node signed by the team
     """
     from ..verify import verify_log
 
     if not (directory / "_hyperframe").is_dir():
         existing(directory)  # says clearly why this is not a log
     with progress_bar(quiet, f"verifying {directory.name}") as progress:
-        report = verify_log(directory, progress=progress)
+        report = verify_log(directory, progress=progress, trust=trusted(trust_file))
     for problem in report.errors:
         click.echo(f"error: {problem}")
     for problem in report.warnings:

@@ -10,6 +10,7 @@ import click
 
 from ..errors import NotALogError
 from .progress import REPLICATION_PHASES, progress_bar, quiet_option
+from .signing_commands import trust_option, trusted
 
 if TYPE_CHECKING:
     from ..sync.modes import Mode
@@ -118,7 +119,16 @@ def sync(
 @timeout_option
 @quiet_option
 @click.option("--live", is_flag=True, help="After the sync, keep sending what either side commits (until a side ends).")
-def replicate(directory: Path, mode: Mode, timeout: float, deadline: float | None, quiet: bool, live: bool) -> None:
+@trust_option
+def replicate(
+    directory: Path,
+    mode: Mode,
+    timeout: float,
+    deadline: float | None,
+    quiet: bool,
+    live: bool,
+    trust_file: Path | None,
+) -> None:
     """Speak the replication protocol on stdin/stdout for the log in DIRECTORY.
 
     The same command runs on both ends; wire them with any byte stream (pipe, ssh,
@@ -131,13 +141,19 @@ def replicate(directory: Path, mode: Mode, timeout: float, deadline: float | Non
         hyperframe pipe 'hyperframe replicate log.db' 'hyperframe replicate log2.db'
         hyperframe pipe 'hyperframe replicate log.db --mode push' 'ssh host hyperframe replicate data/log'
         hyperframe pipe 'hyperframe replicate a.db --live' 'hyperframe replicate b.db --live'
+        hyperframe pipe 'ssh field hyperframe replicate log.db' 'hyperframe replicate lab.db --trust team.trust'
     """
     from ..log import Log
     from ..sync.transport import run_stdio
 
     with progress_bar(quiet, f"{VERBS[mode]} {directory.name}", phases=REPLICATION_PHASES) as progress:
         report = run_stdio(
-            Log(directory).replica(), mode=mode, timeout=timeout, deadline=deadline, progress=progress, live=live
+            Log(directory, verify=trusted(trust_file)).replica(),
+            mode=mode,
+            timeout=timeout,
+            deadline=deadline,
+            progress=progress,
+            live=live,
         )
     click.echo(f"hyperframe: {report.summary()}", err=True)
 

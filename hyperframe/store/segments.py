@@ -38,8 +38,16 @@ def schema() -> pa.Schema:
             pa.field("key", pa.binary(KEY_BYTES), nullable=False),
             pa.field("links", pa.list_(pa.field("item", pa.binary(), nullable=False)), nullable=False),
             pa.field("value", pa.binary(), nullable=False),
+            pa.field("identity", pa.binary(), nullable=True),  # who signed it (None: unsigned)
+            pa.field("signature", pa.binary(), nullable=True),  # the signature of its key
         ]
     )
+
+
+#: the optional columns of signed nodes; a file written without them reads as unsigned
+SIGNED_COLUMNS = ("identity", "signature")
+#: the most bytes an identity or a signature may have (Ed25519: 32 and 64)
+MAX_SIGNED_BYTES = 1024
 
 
 def _format1_links() -> pa.DataType:
@@ -143,15 +151,36 @@ def mask(flags: np.ndarray) -> pa.Array:
     return pa.Array.from_buffers(pa.bool_(), len(flags), [None, pa.py_buffer(bits.tobytes())])
 
 
-def make_table(keys: list[bytes], links: list[list[bytes]], values: list[bytes]) -> pa.Table:
-    """Build a segment table from Python lists of raw keys, links and values.
+def make_table(
+    keys: list[bytes],
+    links: list[list[bytes]],
+    values: list[bytes],
+    identities: list[bytes | None] | None = None,
+    signatures: list[bytes | None] | None = None,
+) -> pa.Table:
+    """Build a segment table from Python lists of raw keys, links, values (and signatures).
 
     >>> make_table([bytes(32)], [[]], [b"v"]).schema.field("links").type
     ListType(list<item: binary not null>)
     """
     import pyarrow as pa
 
-    return pa.Table.from_arrays([binary32(keys), link_lists(links), binaries(values)], schema=schema())
+    n = len(keys)
+    signed = [
+        pa.nulls(n, pa.binary()) if column is None else pa.array(column, pa.binary())
+        for column in (identities, signatures)
+    ]
+    return pa.Table.from_arrays([binary32(keys), link_lists(links), binaries(values), *signed], schema=schema())
+
+
+def with_signed_columns(table: pa.Table) -> pa.Table:
+    """``table`` with the identity/signature columns (all null if it has none: unsigned)."""
+    import pyarrow as pa
+
+    for name in SIGNED_COLUMNS:
+        if name not in table.column_names:
+            table = table.append_column(schema().field(name), pa.nulls(table.num_rows, pa.binary()))
+    return table
 
 
 def key_buffer(keys: pa.Array) -> memoryview:
@@ -377,6 +406,10 @@ def parse(data: bytes, columns: list[str] | None = None, *, checksums: bool = Tr
     if not checksums:
         table.validate(full=True)
     expected = schema()
+    if columns is None or any(name in SIGNED_COLUMNS for name in columns):
+        table = with_signed_columns(table)  # written before nodes were signed: unsigned
+        if columns is not None:
+            table = table.select(columns)
     for name in columns or expected.names:
         if name not in table.column_names:
             raise DamagedSegment(f"column {name!r} is missing")

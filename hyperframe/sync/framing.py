@@ -27,7 +27,7 @@ HEADER = struct.Struct(">BBHI")
 MAX_FRAME = 64 * 1024 * 1024
 READ_CHUNK = 1024 * 1024
 #: frames read ahead of the session (each at most MAX_FRAME): what a fast peer can queue here
-READ_AHEAD = 4
+READ_AHEAD = 2
 #: bytes queued for sending before ``try_send`` says "wait": a peer that does not read
 #: costs time, never memory
 SEND_BUFFER = 16 * 1024 * 1024

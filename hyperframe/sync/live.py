@@ -13,7 +13,7 @@ loop, until the peer sends END or closes the stream, or ``stop()`` says so:
 
 There is no session deadline in this phase, but every message has a budget: BEATs at most
 ten a second, NODES frames must bring something new (16 in a row that bring nothing end
-the session), every frame is bounded (64 MiB, 4 read ahead). Memory stays bounded however
+the session), every frame is bounded (64 MiB, 2 read ahead). Memory stays bounded however
 long it runs: only the keys received since the last look are remembered.
 """
 

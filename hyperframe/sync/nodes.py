@@ -22,6 +22,8 @@ if TYPE_CHECKING:
 #: rows per NODES frame; keeps frames far below the frame limit for small values
 ROWS_PER_FRAME = 20_000
 BYTES_PER_FRAME = 8 * 1024 * 1024
+#: nodes a transfer may repeat before it is refused (an honest peer repeats none)
+MAX_DUPLICATES = 64
 
 
 def encode_frames(table: pa.Table, group: int, whole: bool) -> Iterator[bytes]:
@@ -59,12 +61,18 @@ def decode_frame(payload: bytes) -> tuple[pa.Table, int, bool]:
         raise ProtocolError(f"the peer sent nodes with an unexpected schema: {table.schema}")
     import pyarrow.compute as pc
 
-    if any(column.null_count for column in table.columns) or pc.list_flatten(table.column("links")).null_count:
+    required = [table.column(name) for name in ("key", "links", "value")]
+    if any(column.null_count for column in required) or pc.list_flatten(table.column("links")).null_count:
         raise ProtocolError("the peer sent nodes with missing (null) keys, links or values")
     try:
         segments.check_links(table)
     except segments.DamagedSegment:
         raise ProtocolError("the peer sent a link that is not a 32-byte key") from None
+    identity, signature = table.column("identity"), table.column("signature")
+    if pc.max(pc.binary_length(identity)).as_py() or pc.max(pc.binary_length(signature)).as_py():
+        longest = max(pc.max(pc.binary_length(c)).as_py() or 0 for c in (identity, signature))
+        if longest > segments.MAX_SIGNED_BYTES:
+            raise ProtocolError(f"the peer sent an identity or signature of {longest} bytes (at most 1024)")
     try:
         group = int(meta.get(b"group", b"-1"))
         whole = meta.get(b"whole") == b"1"
@@ -127,6 +135,11 @@ class Incoming:
                     self.pending_links.add(link)  # not earlier in the stream: must be stored locally
             if key in self.seen:
                 self.duplicates += 1
+                if self.duplicates > MAX_DUPLICATES:
+                    raise ProtocolError(
+                        f"the peer sent more than {MAX_DUPLICATES} nodes twice in one transfer (an honest peer "
+                        "sends each node once); nothing from it was committed"
+                    )
                 continue
             self.seen.add(key)
             keep.append(row)

@@ -38,7 +38,7 @@ from ..errors import IncompatiblePeerError, PeerTimeoutError, ProtocolError, Rep
 from ..store import segments
 from ..store.manifest import Manifest, SegmentInfo
 from . import sketch
-from .framing import MAX_FRAME, Channel, Frame, Kind
+from .framing import Channel, Frame, Kind
 from .modes import MODES, Mode
 from .nodes import Incoming, encode_frames
 from .report import Progress, SideReport
@@ -51,7 +51,11 @@ VERSION = 2
 _SEGMENT = struct.Struct("<8sI")
 MAX_SEGMENTS = 100_000
 #: the largest sketch anyone may ask for: one that fits in a frame
-MAX_SKETCH_CELLS = (MAX_FRAME // sketch.CELL_BYTES) // sketch.HASHES * sketch.HASHES
+#: the largest sketch anyone may ask for or send: 2**21 cells (32 MiB) decode differences
+#: of about 1.4 million nodes; beyond, exact lists (and memory stays well under 256 MiB)
+MAX_SKETCH_CELLS = 2**21 // sketch.HASHES * sketch.HASHES
+#: the most ids a FULL list may hold (16 MiB)
+MAX_FULL_IDS = 2**21
 #: a session's deadline, in multiples of the timeout (60 s: an hour), unless one is given
 DEADLINE_TIMEOUTS = 60
 #: a PLAN starts with how many nodes its sender will send
@@ -110,8 +114,10 @@ class Session:
     def run(self) -> SideReport:
         start = time.perf_counter()
         self.channel.deadline = time.monotonic() + self.deadline
+        failed = True
         try:
             self._run()
+            failed = False
         except ReplicationError as exc:
             self._tell_peer(str(exc))
             raise
@@ -119,7 +125,8 @@ class Session:
             self._tell_peer(f"{type(exc).__name__}: {exc}")
             raise
         finally:
-            self.channel.close()
+            # after a failure, do not wait for a peer that may never read what is queued
+            self.channel.close(timeout=0.5 if failed else 10.0)
             self.report.bytes_in = self.channel.bytes_in
             self.report.bytes_out = self.channel.bytes_out
             self.report.legs = self.channel.legs
@@ -282,8 +289,10 @@ class Session:
                     )
                 return want, coming
             if frame.kind == Kind.FULL:
+                if len(frame.payload) % 8 or len(frame.payload) // 8 > min(n_peer, MAX_FULL_IDS):
+                    raise ProtocolError("the peer sent a malformed FULL id list (or more ids than it holds)")
                 self.report.strategy = "full id lists"
-                self.channel.send(Kind.FULL, my_ids.astype("<u8").tobytes())
+                self.channel.send(Kind.FULL, _full(my_ids))
                 continue
             if frame.kind == Kind.ESTIMATE:
                 levels = sketch.strata_levels(max(n_me, n_peer))
@@ -308,7 +317,7 @@ class Session:
         """Y's side of reconciliation; returns (ids only the peer holds, ids only we hold)."""
         levels = sketch.strata_levels(max(n_me, n_peer))
         if force_full:
-            self.channel.send(Kind.FULL, my_ids.astype("<u8").tobytes())
+            self.channel.send(Kind.FULL, _full(my_ids))
         elif _start_with_estimate(n_me, n_peer):
             self.channel.send(Kind.ESTIMATE, sketch.strata(my_ids, levels).to_bytes())
         sent_estimate = force_full or _start_with_estimate(n_me, n_peer)
@@ -318,7 +327,7 @@ class Session:
             frame = self.channel.receive(Kind.SKETCH, Kind.FULL)
             budget.spend(frame)
             if frame.kind == Kind.FULL:
-                if len(frame.payload) % 8 or len(frame.payload) // 8 > n_peer:
+                if len(frame.payload) % 8 or len(frame.payload) // 8 > min(n_peer, MAX_FULL_IDS):
                     raise ProtocolError("the peer sent a malformed FULL id list (or more ids than it holds)")
                 theirs = np.frombuffer(frame.payload, "<u8").astype(np.uint64)
                 self.report.strategy = "full id lists"
@@ -343,7 +352,7 @@ class Session:
                     Kind.NEED, struct.pack("<Q", min(2 * peer_sketch.m, self._sketch_limit(n_me, n_peer)))
                 )
             else:
-                self.channel.send(Kind.FULL, my_ids.astype("<u8").tobytes())
+                self.channel.send(Kind.FULL, _full(my_ids))
 
     # --- moving nodes ---------------------------------------------------------------------
 
@@ -535,6 +544,16 @@ def _hex(doc: dict[str, object], name: str, length: int) -> str:
     if len(value) != length or not _HEX.fullmatch(value):
         raise ValueError(f"{name!r} is not {length} hex digits")
     return value
+
+
+def _full(ids: np.ndarray) -> bytes:
+    """A FULL id list, or an error if it would be more than a peer accepts."""
+    if len(ids) > MAX_FULL_IDS:
+        raise ReplicationError(
+            f"the two logs differ in more than {MAX_FULL_IDS:,} nodes the sketches could not sort out; "
+            "run replication again (or clone into an empty log, which needs no lists)"
+        )
+    return ids.astype("<u8").tobytes()
 
 
 def _start_with_estimate(n_me: int, n_peer: int) -> bool:

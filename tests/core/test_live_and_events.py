@@ -142,7 +142,7 @@ def test_two_replicate_live_processes_joined_by_pipe_see_each_others_nodes(tmp_p
         key = hyperframe.open(a).add("typed in terminal a").key
         start = time.monotonic()
         _wait(lambda: key in hyperframe.open(b), 10)
-        assert time.monotonic() - start < 1.0
+        assert time.monotonic() - start < 3.0  # about 0.1 s when the machine is idle
     finally:
         os.killpg(pipe.pid, signal.SIGTERM)
         pipe.wait(30)

@@ -203,7 +203,14 @@ def _bad_nodes_payload(which: str) -> bytes:
         data[i : i + 4] = struct.pack("<i", -612681393)
     else:  # a null value in a column declared not null
         vals = pa.array([v1, None], pa.binary())
-        bad = pa.Table.from_arrays([table.column("key"), table.column("links"), vals], schema=segments.schema())
+        columns = [
+            table.column("key"),
+            table.column("links"),
+            vals,
+            table.column("identity"),
+            table.column("signature"),
+        ]
+        bad = pa.Table.from_arrays(columns, schema=segments.schema())
         sink = pa.BufferOutputStream()
         with pa.ipc.new_stream(sink, bad.schema) as writer:
             writer.write_table(bad)
