@@ -159,3 +159,5 @@ class RejectedNodeError(ReplicationError):
     def __init__(self, message: str, *, key: str | None = None) -> None:
         super().__init__(message)
         self.key = key
+        #: the receiving log's ``reject`` callbacks have been told already
+        self.reported = False

@@ -838,6 +838,12 @@ class LogReplica:
 
         return self._store.read_state(read)
 
+    def refuse(self, error: RejectedNodeError) -> None:
+        """Tell the log's ``reject`` callbacks about a node the peer sent that failed verification."""
+        if error.key is not None and not error.reported:
+            error.reported = True
+            self.log._events.reject([Node(error.key, (), None, 0)], error)
+
     def commit(self, tables: Sequence[pa.Table]) -> int:
         """Commit verified nodes in one atomic commit; return how many were new.
 
@@ -877,6 +883,8 @@ class LogReplica:
             )
         except BaseException as exc:
             events.reject(announced, exc)
+            if isinstance(exc, RejectedNodeError):
+                exc.reported = True
             raise
         log._refresh()
         if announced:

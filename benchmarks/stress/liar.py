@@ -44,6 +44,7 @@ import numpy as np
 import hyperframe
 from hyperframe.keys import node_key_bytes
 from hyperframe.store import segments
+from hyperframe.sync import session as _session
 from hyperframe.sync import sketch
 from hyperframe.sync.framing import HEADER, MAX_FRAME, PREAMBLE, Kind
 from hyperframe.sync.nodes import encode_frames
@@ -62,8 +63,10 @@ PRACTICAL_TIMEOUTS = 6
 DEFAULT_DEADLINE_TIMEOUTS = 60
 #: slack over the deadline for start-up and shutting down
 GRACE = 12.0
-#: the most cells a sketch may have (what one frame holds)
-MAX_CELLS = (MAX_FRAME // sketch.CELL_BYTES) // sketch.HASHES * sketch.HASHES
+#: the most cells a sketch may have, and ids a FULL list: the session's own bounds where it has
+#: them (the liar probes the largest value allowed, and one past it), else what one frame holds
+MAX_CELLS = getattr(_session, "MAX_SKETCH_CELLS", (MAX_FRAME // sketch.CELL_BYTES) // sketch.HASHES * sketch.HASHES)
+MAX_IDS = min(getattr(_session, "MAX_FULL_IDS", MAX_FRAME // 8), MAX_FRAME // 8 - 1)
 MAX_NODES = 2**40
 _MIB = 1024 * 1024
 _NOBODY = b"\x5a" * 32  # a key no log holds: nodes linking it can never be committed
@@ -323,10 +326,6 @@ class Ctx:
         return int(self.hello.get("nodes", 0))
 
     @property
-    def segments_b64(self) -> str:
-        return str(self.hello.get("segments", ""))
-
-    @property
     def encoding(self) -> str:
         return str(self.hello.get("encoding", self.target.encoding))
 
@@ -361,7 +360,7 @@ def start(ctx: Ctx, **fields: Any) -> bool:
 
 def push_setup(ctx: Ctx, extra: int) -> bool:
     """Claim the honest side's own segments plus ``extra`` nodes: it expects exactly that many from us."""
-    return start(ctx, nodes=ctx.n_honest + extra, segments=ctx.segments_b64, nonce=FOLLOWER_NONCE)
+    return start(ctx, nodes=ctx.n_honest + extra, segments=str(ctx.hello.get("segments", "")), nonce=FOLLOWER_NONCE)
 
 
 def value_bytes(ctx: Ctx, text: str) -> bytes:
@@ -495,7 +494,7 @@ HELLO_VARIANTS: list[tuple[str, Callable[[Ctx], bytes]]] = [
     ("nodes=true", lambda c: hello(c, nodes=True)),
     ("heads=10**30", lambda c: hello(c, heads=10**30)),
     ("heads=-Infinity", lambda c: hello(c, heads=1).replace(b'"heads":1', b'"heads":-Infinity')),
-    ("segments>nodes", lambda c: hello(c, nodes=1, segments=c.segments_b64)),
+    ("segments>nodes", lambda c: hello(c, nodes=1, segments=c.hello.get("segments", ""))),
     (
         "segments of 2**32-1 rows",
         lambda c: hello(c, nodes=5, segments=base64.b64encode(b"\1" * 8 + b"\xff" * 4).decode()),
@@ -552,13 +551,14 @@ def b_huge_need(ctx: Ctx) -> None:
 
 
 def b_huge_full(ctx: Ctx) -> None:
-    """FULL id lists far beyond what was claimed, or the most a frame holds for a claim of 2**40."""
-    v = ctx.variant % 3
+    """FULL id lists beyond what was claimed, a 4 GB frame header, and under a claim of 2**40 nodes
+    the most ids allowed (the honest side plans for them all; we send none) or one more."""
+    v = ctx.variant % 4
     if v == 0:  # more ids than our HELLO said we hold
         payload, claim = ctx.rng.randbytes(8 * 1000), 3
     elif v == 1:  # a frame header announcing more than the limit
         payload, claim = b"", 3
-    else:  # 64 MiB of ids, claimed: the honest side plans for 8 million nodes, we send none
+    else:
         payload, claim = ctx.prepared, MAX_NODES
     if not start(ctx, nonce=LEADER_NONCE, nodes=claim):
         return
@@ -586,11 +586,8 @@ def b_fat_nodes(ctx: Ctx) -> None:
 
 def b_silence(ctx: Ctx) -> None:
     """Nothing at all; the preamble only; HELLO then nothing; half a frame; silence mid-transfer."""
-    v = ctx.variant % 5
-    peer = ctx.peer
-    if v == 0:
-        pass
-    elif v == 1:
+    v, peer = ctx.variant % 5, ctx.peer
+    if v == 1:
         peer.write(PREAMBLE)
     elif v == 2:
         start(ctx, nonce=FOLLOWER_NONCE, nodes=ctx.n_honest + 3)
@@ -604,8 +601,7 @@ def b_silence(ctx: Ctx) -> None:
 
 def b_slow_drip(ctx: Ctx) -> None:
     """One byte every 0.5 s: of the preamble, of our HELLO, or of a NODES frame."""
-    v = ctx.variant % 3
-    peer = ctx.peer
+    v, peer = ctx.variant % 3, ctx.peer
     if v == 0:
         if peer.wait_hello():
             body = hello(ctx)
@@ -643,7 +639,8 @@ def b_done_first(ctx: Ctx) -> None:
 
 def b_second_pass(ctx: Ctx) -> None:
     """An empty first transfer, then a DONE whose fingerprint differs: the honest side starts its
-    exact FULL pass, where our PLAN announces 2**40 nodes; then the same node forever."""
+    exact FULL pass, where our PLAN announces 2**40 nodes; then the same node forever, or new
+    valid nodes forever (100 a frame; the first links a key nobody holds)."""
     peer = ctx.peer
     ok = push_setup(ctx, 1) and peer.expect(Kind.END, timeout=10) is not None and peer.frame(Kind.END)
     wrong = json.dumps({"nodes": 1, "fingerprint": "1" * 64}).encode()
@@ -651,9 +648,20 @@ def b_second_pass(ctx: Ctx) -> None:
         return
     # second pass: the honest side leads (our nonce is the bigger one); we ask with FULL
     peer.frame(Kind.FULL, ids_of(dangling(ctx, 1, "again")))
-    if peer.expect(Kind.FULL, timeout=10) is not None and peer.frame(Kind.PLAN, struct.pack("<Q", MAX_NODES)):
+    if peer.expect(Kind.FULL, timeout=10) is None or not peer.frame(Kind.PLAN, struct.pack("<Q", MAX_NODES)):
+        return
+    if ctx.variant % 2 == 0:
         payload = nodes_payload(dangling(ctx, 1, "again"))[0]
         loop(ctx, lambda: peer.frame(Kind.NODES, payload), every=0.0)
+        return
+    sent = [0]
+
+    def fresh() -> bool:
+        rows = [(value_bytes(ctx, f"flood-{sent[0] + i}"), [_NOBODY] if sent[0] + i == 0 else []) for i in range(100)]
+        sent[0] += 100
+        return peer.frame(Kind.NODES, nodes_payload(rows)[0])
+
+    loop(ctx, fresh, every=0.0)
 
 
 LIES = ("need", "full", "sketch", "estimate", "plan", "nodes", "dup", "poison", "end", "done", "pause", "drip", "junk")
@@ -761,7 +769,7 @@ def _fat_payloads(rng: random.Random, variant: int) -> list[bytes]:
 #: payloads made before the honest process starts (its first receive waits only --timeout s)
 PREPARE: dict[str, Callable[[random.Random, int], Any]] = {
     "huge-sketch": lambda rng, _v: rng.randbytes(MAX_CELLS * sketch.CELL_BYTES),
-    "huge-full": lambda rng, v: rng.randbytes(MAX_FRAME // 8 * 8) if v % 3 == 2 else None,
+    "huge-full": lambda rng, v: rng.randbytes(8 * (MAX_IDS + v % 4 - 2)) if v % 4 >= 2 else None,
     "fat-nodes": _fat_payloads,
 }
 

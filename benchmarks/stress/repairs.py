@@ -202,16 +202,15 @@ def damage(path: Path, kind: str, rng: random.Random) -> str:
     if not segs:
         return f"{kind}: no segment left"
     seg = rng.choice(segs)
-    data = bytearray(seg.read_bytes())
+    raw = bytearray(seg.read_bytes())
     if kind == "delete":
         seg.unlink()
     elif kind == "truncate":
-        seg.write_bytes(bytes(data[: rng.randrange(0, len(data))]))
+        seg.write_bytes(bytes(raw[: rng.randrange(0, len(raw))]))
     else:
         for _ in range(1 if kind == "flip" else rng.randrange(2, 20)):
-            at = rng.randrange(len(data))
-            data[at] ^= 1 << rng.randrange(8)
-        seg.write_bytes(bytes(data))
+            raw[rng.randrange(len(raw))] ^= 1 << rng.randrange(8)
+        seg.write_bytes(bytes(raw))
     return f"{kind} {seg.name[:16]}"
 
 

@@ -24,7 +24,7 @@ from ..errors import PeerTimeoutError, ProtocolError, ReplicationError
 
 PREAMBLE = b"HFR1"
 HEADER = struct.Struct(">BBHI")
-MAX_FRAME = 64 * 1024 * 1024
+MAX_FRAME = 32 * 1024 * 1024
 READ_CHUNK = 1024 * 1024
 #: frames read ahead of the session (each at most MAX_FRAME): what a fast peer can queue here
 READ_AHEAD = 2

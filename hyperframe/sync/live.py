@@ -13,7 +13,7 @@ loop, until the peer sends END or closes the stream, or ``stop()`` says so:
 
 There is no session deadline in this phase, but every message has a budget: BEATs at most
 ten a second, NODES frames must bring something new (16 in a row that bring nothing end
-the session), every frame is bounded (64 MiB, 2 read ahead). Memory stays bounded however
+the session), every frame is bounded (32 MiB, 2 read ahead). Memory stays bounded however
 long it runs: only the keys received since the last look are remembered.
 """
 
@@ -106,10 +106,13 @@ class LivePhase:
             raise ProtocolError(f"the peer sent nodes although {self.replica.name} is only pushing")
         encoding = get_encoding(self.replica.state().encoding)
         incoming = Incoming(local_has=self.replica.has, undecodable=encoding.undecodable_rows)
-        incoming.add(payload)
-        incoming.check_links()
-        tables = incoming.tables()
-        new = self.replica.commit(tables)
+        try:
+            incoming.add(payload)
+            incoming.check_links()
+            tables = incoming.tables()
+            new = self.replica.commit(tables)
+        finally:
+            incoming.close()
         for table in tables:
             self.received.update(segments.split_keys(segments.key_bytes(table.column("key"))))
         self.report.received += new

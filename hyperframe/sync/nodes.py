@@ -87,6 +87,58 @@ def _reject(key: bytes, why: str) -> NoReturn:
     )
 
 
+#: received rows held in memory before they go to a spill file
+SPILL_BYTES = 16 * 1024 * 1024
+
+
+class _Spill:
+    """Verified rows kept in an Arrow IPC file until the commit (read back memory-mapped)."""
+
+    def __init__(self) -> None:
+        import tempfile
+
+        import pyarrow as pa
+
+        self.file = tempfile.NamedTemporaryFile(prefix="hyperframe-incoming-", suffix=".arrow", delete=False)
+        self.path = self.file.name
+        self.writer = pa.ipc.new_file(self.file, segments.schema())
+        self.batches = 0
+
+    def put(self, table: pa.Table) -> tuple[int, int]:
+        start = self.batches
+        for batch in table.to_batches():
+            self.writer.write_batch(batch)
+            self.batches += 1
+        return start, self.batches
+
+    def reader(self) -> pa.ipc.RecordBatchFileReader:
+        import pyarrow as pa
+
+        self.writer.close()
+        self.file.close()
+        return pa.ipc.open_file(pa.memory_map(self.path))
+
+    def close(self) -> None:
+        import os
+
+        try:
+            self.writer.close()
+        except Exception:  # closed already
+            pass
+        self.file.close()
+        try:
+            os.unlink(self.path)
+        except FileNotFoundError:
+            pass
+
+
+def _batches(reader: pa.ipc.RecordBatchFileReader | None, start: int, stop: int) -> pa.Table:
+    import pyarrow as pa
+
+    assert reader is not None
+    return pa.Table.from_batches([reader.get_batch(i) for i in range(start, stop)], schema=segments.schema())
+
+
 @dataclass
 class Incoming:
     """Nodes received in one transfer, verified as they arrive, committed only at the end."""
@@ -98,8 +150,11 @@ class Incoming:
     max_rows: int = -1
     #: the ids we asked for: any other node is refused (None: the peer chooses)
     only: np.ndarray | None = None
-    groups: list[tuple[int, bool, list[pa.Table]]] = field(default_factory=list)
+    groups: list[tuple[int, bool, list[pa.Table | tuple[int, int]]]] = field(default_factory=list)
     seen: set[bytes] = field(default_factory=set)
+    #: verified rows beyond SPILL_BYTES wait on disk (memory does not grow with what arrives)
+    spill: _Spill | None = None
+    held: int = 0
     duplicates: int = 0
     received: int = 0
     pending_links: set[bytes] = field(default_factory=set)
@@ -147,12 +202,29 @@ class Incoming:
         if len(keep) != table.num_rows:
             table = table.take(segments.indices(keep))
             whole = False
+        self.held += table.nbytes
         if self.groups and self.groups[-1][0] == group and group >= 0:
             g, w, tables = self.groups[-1]
             tables.append(table)
             self.groups[-1] = (g, w and whole, tables)
         else:
             self.groups.append((group, whole, [table]))
+        if self.held > SPILL_BYTES:
+            self._spill_all()
+
+    def _spill_all(self) -> None:
+        if self.spill is None:
+            self.spill = _Spill()
+        for _group, _whole, tables in self.groups:
+            for i, table in enumerate(tables):
+                if not isinstance(table, tuple):
+                    tables[i] = self.spill.put(table)
+        self.held = 0
+
+    def close(self) -> None:
+        """Remove the spill file (after the commit, or when the transfer failed)."""
+        if self.spill is not None:
+            self.spill.close()
 
     def check_links(self) -> None:
         """Every link must be stored locally or arrive earlier in the stream."""
@@ -175,7 +247,9 @@ class Incoming:
 
         out: list[pa.Table] = []
         partial: list[pa.Table] = []
-        for _group, whole, tables in self.groups:
+        reader = self.spill.reader() if self.spill is not None else None
+        for _group, whole, stored in self.groups:
+            tables = [t if not isinstance(t, tuple) else _batches(reader, *t) for t in stored]
             if whole:
                 if partial:
                     out.append(pa.concat_tables(partial).combine_chunks())

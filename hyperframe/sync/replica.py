@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     import numpy as np
     import pyarrow as pa
 
+    from ..errors import RejectedNodeError
     from ..store.manifest import Manifest, SegmentInfo
 
 __all__ = ["Replica"]
@@ -51,6 +52,10 @@ class Replica(Protocol):
 
     def rows(self, since: int) -> pa.Table:
         """Every row after the first ``since``, in change order (the live phase's new nodes)."""
+        ...
+
+    def refuse(self, error: RejectedNodeError) -> None:
+        """A node the peer sent failed verification (its ``reject`` callbacks are told)."""
         ...
 
     def commit(self, tables: Sequence[pa.Table]) -> int:

@@ -34,7 +34,14 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..encodings import get_encoding
-from ..errors import IncompatiblePeerError, PeerTimeoutError, ProtocolError, ReplicationError, UsageError
+from ..errors import (
+    IncompatiblePeerError,
+    PeerTimeoutError,
+    ProtocolError,
+    RejectedNodeError,
+    ReplicationError,
+    UsageError,
+)
 from ..store import segments
 from ..store.manifest import Manifest, SegmentInfo
 from . import sketch
@@ -51,9 +58,9 @@ VERSION = 2
 _SEGMENT = struct.Struct("<8sI")
 MAX_SEGMENTS = 100_000
 #: the largest sketch anyone may ask for: one that fits in a frame
-#: the largest sketch anyone may ask for or send: 2**21 cells (32 MiB) decode differences
-#: of about 1.4 million nodes; beyond, exact lists (and memory stays well under 256 MiB)
-MAX_SKETCH_CELLS = 2**21 // sketch.HASHES * sketch.HASHES
+#: the largest sketch anyone may ask for or send: 2**19 cells (8 MiB) decode differences
+#: of about 350,000 nodes; beyond, exact lists (and memory stays well under 256 MiB)
+MAX_SKETCH_CELLS = 2**19 // sketch.HASHES * sketch.HASHES
 #: the most ids a FULL list may hold (16 MiB)
 MAX_FULL_IDS = 2**21
 #: a session's deadline, in multiples of the timeout (60 s: an hour), unless one is given
@@ -119,6 +126,8 @@ class Session:
             self._run()
             failed = False
         except ReplicationError as exc:
+            if isinstance(exc, RejectedNodeError):
+                self.replica.refuse(exc)
             self._tell_peer(str(exc))
             raise
         except BaseException as exc:
@@ -333,6 +342,8 @@ class Session:
                 self.report.strategy = "full id lists"
                 return np.setdiff1d(theirs, my_ids), np.setdiff1d(my_ids, theirs)
             try:
+                if len(frame.payload) // sketch.CELL_BYTES > self._sketch_limit(n_me, n_peer):
+                    raise ValueError(f"{len(frame.payload) // sketch.CELL_BYTES} cells is more than this can need")
                 peer_sketch = sketch.IBLT.from_bytes(frame.payload)
                 if peer_sketch.m > self._sketch_limit(n_me, n_peer):
                     raise ValueError(f"{peer_sketch.m} cells is more than this reconciliation can need")
@@ -395,30 +406,33 @@ class Session:
         )
         if self.progress is not None and allowed and expected:
             self.progress(0, expected)  # the plan is known: a bar learns its total before the first node
-        ended = False
-        stalled_since = time.monotonic()
-        written = self.channel.bytes_out
-        for payload in self._frames_to_send(rest, wanted):
-            while not self.channel.try_send(Kind.NODES, payload):
-                if not ended:
-                    ended = self._take(incoming, allowed, expected, wait=0.02)
-                else:
-                    time.sleep(0.005)
-                self.channel.check_deadline()
-                if self.channel.bytes_out != written:
-                    written, stalled_since = self.channel.bytes_out, time.monotonic()
-                elif time.monotonic() - stalled_since > self.channel.timeout:
-                    raise PeerTimeoutError(
-                        f"the peer read nothing for {self.channel.timeout:g} s; nothing from this transfer was "
-                        "committed, run replication again"
-                    )
-        self.channel.send(Kind.END)
-        while not ended:
-            ended = self._take(incoming, allowed, expected, wait=None)
-        if incoming.received:
-            incoming.check_links()
-            self.report.received += self.replica.commit(incoming.tables())
-            self.report.duplicates += incoming.duplicates
+        try:
+            ended = False
+            stalled_since = time.monotonic()
+            written = self.channel.bytes_out
+            for payload in self._frames_to_send(rest, wanted):
+                while not self.channel.try_send(Kind.NODES, payload):
+                    if not ended:
+                        ended = self._take(incoming, allowed, expected, wait=0.02)
+                    else:
+                        time.sleep(0.005)
+                    self.channel.check_deadline()
+                    if self.channel.bytes_out != written:
+                        written, stalled_since = self.channel.bytes_out, time.monotonic()
+                    elif time.monotonic() - stalled_since > self.channel.timeout:
+                        raise PeerTimeoutError(
+                            f"the peer read nothing for {self.channel.timeout:g} s; nothing from this transfer was "
+                            "committed, run replication again"
+                        )
+            self.channel.send(Kind.END)
+            while not ended:
+                ended = self._take(incoming, allowed, expected, wait=None)
+            if incoming.received:
+                incoming.check_links()
+                self.report.received += self.replica.commit(incoming.tables())
+                self.report.duplicates += incoming.duplicates
+        finally:
+            incoming.close()
 
     def _take(self, incoming: Incoming, allowed: bool, expected: int, *, wait: float | None) -> bool:
         """Handle one NODES or END frame from the peer (waiting up to ``wait`` s; None: the

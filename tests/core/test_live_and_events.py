@@ -276,3 +276,14 @@ def test_links_take_a_key_a_node_or_a_list_of_either(tmp_path: Path) -> None:
     for bad in (5, b"bytes", {"a": 1}, [5]):
         with pytest.raises(hyperframe.UsageError):
             log.add("bad", links=bad)  # type: ignore[arg-type]
+
+
+def test_a_node_a_peer_sends_that_fails_verification_fires_reject(tmp_path: Path) -> None:
+    a = hyperframe.open(tmp_path / "a.db")
+    a.add("x")
+    b = hyperframe.open(tmp_path / "b.db", verify=lambda node: False)
+    rejected: list[tuple[str, str]] = []
+    b.on("reject", lambda node, error: rejected.append((node.key, type(error).__name__)))
+    with pytest.raises(hyperframe.ReplicationError):
+        hyperframe.replicate(a, b, mode="push")
+    assert rejected == [(a.heads()[0], "RejectedNodeError")]

@@ -591,3 +591,28 @@ def test_the_report_counts_the_same_bytes_on_both_ends(tmp_path: Path) -> None:
     assert (side_a.sent, side_a.received, side_b.sent, side_b.received) == (50, 40, 40, 50)
     assert report.bytes_total == report.bytes_a_to_b + report.bytes_b_to_a
     assert "50 node(s) A→B, 40 B→A" in report.summary()
+
+
+def test_received_rows_beyond_the_spill_size_wait_on_disk_and_commit_the_same(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # issue 9: memory must not grow with what a peer sends; rows beyond SPILL_BYTES go to a file
+    from hyperframe.sync import nodes
+
+    monkeypatch.setattr(nodes, "SPILL_BYTES", 1)  # spill after every frame
+    monkeypatch.setattr(nodes, "ROWS_PER_FRAME", 7)
+    a = hyperframe.open(tmp_path / "a.db")
+    a.batch([{"value": f"row {i}", "links": []} for i in range(50)])
+    b = hyperframe.open(tmp_path / "b.db")
+    b.add("b's own")
+    spilled: list[str] = []
+    real = nodes._Spill.__init__
+
+    def watch(self: nodes._Spill) -> None:
+        real(self)
+        spilled.append(self.path)
+
+    monkeypatch.setattr(nodes._Spill, "__init__", watch)
+    hyperframe.replicate(a, b)
+    assert spilled and not any(Path(p).exists() for p in spilled)  # used, then removed
+    assert hyperframe.diff(a, b).identical
