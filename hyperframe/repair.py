@@ -22,7 +22,7 @@ does the same. Lost nodes can be brought back by replicating from a peer that ha
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -94,7 +94,8 @@ def repair_log(path: str | Path, *, progress: Callable[[int, int], None] | None 
         if report.damaged_files:
             report.rebuilt_manifest = True
         base_now = _newest_readable(store, RepairReport(report.path))  # under the lock: the state to judge
-        files, salvaged = _intact_files(store, encoding, progress)
+        sources: dict[str, Path] = {}
+        files, salvaged = _intact_files(store, encoding, progress, sources)
         listed = [files.get(info.file) for info in base_now.segments] if base_now else []
         damaged = [
             info.file
@@ -110,9 +111,11 @@ def repair_log(path: str | Path, *, progress: Callable[[int, int], None] | None 
         adopted = [piece.info.file or "(rows of a damaged file)" for piece in unlisted if piece.taken]
         if base_now is not None and not damaged and not report.rebuilt_manifest and not adopted:
             report.kept_nodes = base_now.nodes
+            _make_live(store, [(info, None) for info in base_now.segments], sources)
             return None  # nothing to rebuild: the newest state is whole and no intact node is outside it
         report.rebuilt_manifest = True
         report.adopted_files = adopted
+        _make_live(store, keep, sources)
         kept = sum(t.num_rows for _, t in keep) + sum(t.num_rows for t in tables)
         report.kept_nodes = kept
         trusted = base_now.nodes if base_now is not None else 0
@@ -125,6 +128,14 @@ def repair_log(path: str | Path, *, progress: Callable[[int, int], None] | None 
         if current is not None:
             report.removed_files = [p.name for p in store.vacuum(current, current.retention)]
     return report
+
+
+def _make_live(store: LogStore, listed: Sequence[tuple[SegmentInfo, object]], sources: dict[str, Path]) -> None:
+    """A listed file must be live: bring the ones only found retired back to the top."""
+    for info, _table in listed:
+        source = sources.get(info.file)
+        if source is not None and source.parent != store.path and not (store.path / info.file).exists():
+            layout.restore(store.path, source)
 
 
 def _set_aside_unfollowable(store: LogStore) -> list[str]:
@@ -154,12 +165,16 @@ def _newest_readable(store: LogStore, report: RepairReport) -> Manifest | None:
 
 
 def _intact_files(
-    store: LogStore, encoding: str, progress: Callable[[int, int], None] | None = None
+    store: LogStore,
+    encoding: str,
+    progress: Callable[[int, int], None] | None = None,
+    sources: dict[str, Path] | None = None,
 ) -> tuple[dict[str, tuple[SegmentInfo, pa.Table]], list[pa.Table]]:
     """Every segment file, live or retired, whose content is intact, by segment file name
     (of two intact copies of one segment, the top-level one); and the rows that still check
     out in damaged files that parse (a node intact inside a damaged file is not lost)."""
     undecodable = get_encoding(encoding).undecodable_rows
+    sources = {} if sources is None else sources
     found: dict[str, tuple[SegmentInfo, pa.Table]] = {}
     salvaged: list[pa.Table] = []
     every = layout.live_files(store.path) + layout.retired_files(store.path)
@@ -170,6 +185,7 @@ def _intact_files(
         if intact is not None and not undecodable(intact[1].column("value")):
             if intact[0].file not in found:
                 found[intact[0].file] = (intact[0], intact[1])
+                sources[intact[0].file] = file
             continue
         rows = intact[1] if intact is not None else segments.salvage_file(file)
         if rows is not None:
