@@ -30,6 +30,8 @@ TIMEOUT = 300  # seconds per cell
 VOLATILE = [
     (re.compile(r"(?:/private)?/(?:tmp|var/folders)/[^\s'\"<>)]*?hyperframe-[a-z]+-[A-Za-z0-9_]+"), "<tmp>"),
     (re.compile(re.escape(str(ROOT))), "<repo>"),
+    # a checkout elsewhere (saved in one clone, checked in another): any absolute path to data/
+    (re.compile(r"(?:/[\w.\-]+)+(?=/(?:data|notebooks)/)"), "<repo>"),
     (re.compile(r"\b\d+(?:\.\d+)? s\b"), "<t> s"),
     (re.compile(r"\[\d\d:\d\d(?:<[^\]]*)?\]"), "[<t>]"),
     (re.compile(r"\b[\d,]+ bytes\b"), "<n> bytes"),

@@ -293,11 +293,16 @@ def test_4_a_session_ends_at_its_deadline_even_if_the_peer_keeps_talking(tmp_pat
     threads = [threading.Thread(target=drip, daemon=True), threading.Thread(target=drain, daemon=True)]
     for t in threads:
         t.start()
-    channel = Channel(ours.makefile("rb"), ours.makefile("wb"), timeout=30)
+    reader, writer = ours.makefile("rb"), ours.makefile("wb")
+    channel = Channel(reader, writer, timeout=30)
     start = time.monotonic()
     with pytest.raises(hyperframe.PeerTimeoutError, match="deadline"):
         Session(log.replica(), channel, deadline=1.5).run()
     stop.set()
+    for t in threads:
+        t.join(5)
+    reader.close()
+    writer.close()
     ours.close()
     theirs.close()
     assert time.monotonic() - start < 5

@@ -103,7 +103,9 @@ def test_silence_and_a_slow_drip_end_at_the_timeout(world: dict[str, Any]) -> No
         ("huge-sketch", 1),  # five of them back to back
         ("fat-nodes", 0),  # four distinct 30 MiB nodes, then no END
         ("same-node", 1),  # the same node again and again after a FULL listing 100,001 ids
+        ("same-node", 5),  # ... listing 200,001 ids
         ("second-pass", 0),  # a wrong DONE, then a PLAN announcing 2**40 nodes in the exact pass
+        ("second-pass", 1),  # ... and new valid nodes, 100 a frame, until the honest side stops
     ],
 )
 def test_a_heavy_lie_stays_within_time_and_memory(world: dict[str, Any], behaviour: str, variant: int) -> None:
