@@ -12,8 +12,8 @@ One command runs every part and prints one totals line per part, then ``total``:
     concurrency: writers 4x1000 (add/batch), nodes 4000/4000, compactions 94, syncs 199 (+37 'run again'), ...
     fuzz: streams 10000 (decoders 5989, sessions 4011, open 40), failures 0 (session endings: ...)
     limits: cases 4, failures 0 (8 MB value 0.8 s; 100,000 heads 6.1 s; 4 GB length prefix 0.0 s; ...)
-    peers: runs 300, failures 0 (need-loop 16, full-loop 16, ...; max 9.8 s, max RSS +120 MiB; --timeout 1 ...)
-    repairs: trials 200, kills 230, repairs 700, failures 0 (damages: delete 60, flip 61, ...)
+    peers: runs 300, failures 0 (need-loop 16, full-loop 16, ...; max 10.4 s, max RSS +240 MiB; --timeout 1, ...)
+    repairs: trials 200, kills 250, repairs 1105, failures 0 (damages: delete 65, flip 68, ...; nodes dropped ...)
     total: failures 0
 
 ``python -m benchmarks.stress --only peers,repairs --peers 300 --repairs 200`` runs the two
@@ -21,9 +21,9 @@ issue-9 parts alone.
 
 Run it from the repository root (or with the root on ``PYTHONPATH``). The exit status is 1
 when anything failed (every failure is printed above the totals), 0 otherwise. The run is
-seeded (``--seed``); ``--seconds`` bounds the time-driven parts (crash trials and fuzz
-streams stop being started once a part has used that many seconds, and the line then says
-how many ran). ``--workdir DIR --keep`` leaves the logs behind for a post-mortem.
+seeded (``--seed``); ``--seconds`` bounds the time-driven parts (crash trials, fuzz
+streams, lying-peer runs and repair trials stop being started once a part has used that
+many seconds, and the line then says how many ran). ``--workdir DIR --keep`` leaves the logs behind for a post-mortem.
 
 The modules: :mod:`.harness` (what a healthy log looks like, child processes, results),
 one per part (:mod:`.crash`, :mod:`.corruption`, :mod:`.concurrency`, :mod:`.fuzz` with

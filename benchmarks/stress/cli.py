@@ -1,4 +1,5 @@
-"""The reliability stress run (issue 5): crashes, corruption, concurrency, hostile peers, limits.
+"""The reliability stress run (issues 5 and 9): crashes, corruption, concurrency, hostile peers,
+limits, lying peers, repairs.
 
 The command line of ``python -m benchmarks.stress`` (see the package docstring): parse the
 flags, run each part at the size they ask for, print one totals line per part, then

@@ -1,6 +1,7 @@
 """Part 6: lying peers. A scripted peer that speaks the protocol and lies on purpose.
 
-The honest side is a real ``python -m hyperframe replicate DIR --timeout T`` process with
+The honest side is a real ``python -m hyperframe replicate DIR --timeout T`` process (its
+``TMPDIR`` a folder of the run's, which must be empty again when it has ended) with
 its stdin and stdout piped to the liar (this process). The liar reads the honest HELLO,
 then plays one :data:`BEHAVIOURS` script: loops of NEED / FULL / SKETCH / ESTIMATE,
 duplicate or endless NODES, values the log's encoding cannot decode (with correct keys),
@@ -113,7 +114,7 @@ def build_targets(root: Path, *, seed: int = 0, big_mib: int = 40) -> dict[str, 
     finish("json", js)
     if big_mib:
         big = root / f"big{big_mib}.db"
-        if not big.exists():
+        if not big.exists():  # four segments: one segment of ~40 MiB read whole is still over budget (open)
             log = hyperframe.open(big)
             piece = 256 * 1024  # incompressible text: the wire and the disk both carry ~big_mib MiB
             for _ in range(4):
@@ -833,10 +834,17 @@ def run_one(root: Path, targets: dict[str, Target], behaviour: str, variant: int
     rng = random.Random(f"{seed}:{behaviour}:{variant}")
     prepared = PREPARE[behaviour](rng, variant) if behaviour in PREPARE else None
     err_path = work / "stderr"
+    scratch = work / "tmp"  # its TMPDIR (spill files and the like): empty again once it has ended
+    scratch.mkdir()
     with err_path.open("wb") as err:
         started = time.monotonic()
         proc = subprocess.Popen(
-            argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err, cwd=ROOT, env=child_env()
+            argv,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=err,
+            cwd=ROOT,
+            env={**child_env(), "TMPDIR": str(scratch)},
         )
     hard_limit = documented + GRACE
     peer = Peer(proc, stop_at=started + hard_limit)
@@ -865,6 +873,9 @@ def run_one(root: Path, targets: dict[str, Target], behaviour: str, variant: int
     if peer.hello is None:
         failures.append(f"no HELLO from the honest side (read: {peer.read_error or 'EOF'}; stderr {stderr[-300:]!r})")
     failures += judge(code, stderr, seconds, rss, killed, documented, timeout, log, target)
+    left = sorted(p.name for p in scratch.iterdir())
+    if left and not killed:
+        failures.append(f"left {len(left)} temporary file(s) behind in its TMPDIR: {left[:3]}")
     where = f"{behaviour}#{variant} (seed {seed}{'; ' + ', '.join(ctx.notes) if ctx.notes else ''})"
     result = RunResult(
         behaviour, variant, seconds, rss, code, [f"{where}: {f}" for f in failures], ctx.notes, stderr.strip()[-400:]

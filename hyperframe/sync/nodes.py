@@ -148,7 +148,7 @@ class Incoming:
     undecodable: Callable[[pa.ChunkedArray], list[int]] = lambda _values: []
     #: the most rows (duplicates included) the transfer may bring; -1: no count was agreed
     max_rows: int = -1
-    #: the ids we asked for: any other node is refused (None: the peer chooses)
+    #: the ids we asked for: any other node is refused (None: the peer chooses); kept sorted
     only: np.ndarray | None = None
     groups: list[tuple[int, bool, list[pa.Table | tuple[int, int]]]] = field(default_factory=list)
     seen: set[bytes] = field(default_factory=set)
@@ -158,6 +158,12 @@ class Incoming:
     duplicates: int = 0
     received: int = 0
     pending_links: set[bytes] = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        if self.only is not None:
+            import numpy as np
+
+            self.only = np.sort(self.only)  # once, so each frame's check is a binary search
 
     def add(self, payload: bytes) -> None:
         table, group, whole = decode_frame(payload)
@@ -172,7 +178,9 @@ class Incoming:
         if self.only is not None:
             import numpy as np
 
-            asked = np.isin(segments.node_ids(table.column("key")), self.only)
+            ids = segments.node_ids(table.column("key"))
+            at = np.minimum(np.searchsorted(self.only, ids), len(self.only) - 1)
+            asked = self.only[at] == ids if len(self.only) else np.zeros(len(ids), dtype=bool)
             if not asked.all():
                 _reject(keys[int(np.argmin(asked))], "which this side did not ask for")
         bad = segments.mismatched_rows(table)

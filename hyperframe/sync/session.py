@@ -262,8 +262,8 @@ class Session:
 
         my_ids = self.replica.ids(rest)  # key columns cached: the link checks use them too
         if leader:
-            want, coming = self._lead(my_ids, n_me, n_peer, force_full)
-            self._move_nodes(rest, want if can_send else _NONE, expected=coming, allowed=can_recv)
+            want, coming, exact = self._lead(my_ids, n_me, n_peer, force_full)
+            self._move_nodes(rest, want if can_send else _NONE, expected=coming, allowed=can_recv, only=exact)
         else:
             theirs, mine = self._follow(my_ids, n_me, n_peer, force_full)
             plan = theirs if can_recv else _NONE
@@ -276,9 +276,13 @@ class Session:
         both sides, and never more than fits in one frame."""
         return min(sketch.size_for(2 * (n_me + n_peer)) + 3 * 64, MAX_SKETCH_CELLS)
 
-    def _lead(self, my_ids: np.ndarray, n_me: int, n_peer: int, force_full: bool) -> tuple[np.ndarray, int]:
-        """X's side of reconciliation; returns (the ids Y wants from us, how many Y will send)."""
+    def _lead(
+        self, my_ids: np.ndarray, n_me: int, n_peer: int, force_full: bool
+    ) -> tuple[np.ndarray, int, np.ndarray | None]:
+        """X's side of reconciliation; returns (the ids Y wants from us, how many Y will send,
+        and, once Y's FULL list is known, exactly which ids Y may send: None otherwise)."""
         budget = Budget({Kind.ESTIMATE: 1, Kind.NEED: MAX_SKETCHES, Kind.FULL: 1, Kind.PLAN: 1})
+        exact: np.ndarray | None = None
         limit = self._sketch_limit(n_me, n_peer)
         if not force_full and not _start_with_estimate(n_me, n_peer):
             self.channel.send(Kind.SKETCH, sketch.IBLT.of(my_ids, _first_size(n_me, n_peer)).to_bytes())
@@ -291,15 +295,20 @@ class Session:
                     raise ProtocolError("the peer sent a malformed PLAN")
                 (coming,) = _PLAN_HEAD.unpack_from(frame.payload)
                 want = np.frombuffer(frame.payload, "<u8", offset=_PLAN_HEAD.size).astype(np.uint64)
-                if len(want) > n_me or coming > n_peer:
+                if force_full and exact is None:
+                    raise ProtocolError("the peer sent its PLAN before its FULL id list")
+                most = n_peer if exact is None else len(exact)
+                if len(want) > n_me or coming > most:
                     raise ProtocolError(
                         f"the peer's PLAN asks for {len(want)} of our {n_me} node(s) and announces {coming} of its "
-                        f"{n_peer}: more than either side holds"
+                        f"{most}: more than either side holds"
                     )
-                return want, coming
+                return want, coming, exact
             if frame.kind == Kind.FULL:
                 if len(frame.payload) % 8 or len(frame.payload) // 8 > min(n_peer, MAX_FULL_IDS):
                     raise ProtocolError("the peer sent a malformed FULL id list (or more ids than it holds)")
+                listed = np.frombuffer(frame.payload, "<u8").astype(np.uint64)
+                exact = listed[~np.isin(listed, my_ids)]  # all the peer may send us: its ids we lack
                 self.report.strategy = "full id lists"
                 self.channel.send(Kind.FULL, _full(my_ids))
                 continue

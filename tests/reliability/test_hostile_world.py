@@ -10,6 +10,7 @@ import base64
 import io
 import json
 import os
+import socket
 import struct
 import subprocess
 import sys
@@ -271,7 +272,7 @@ def test_4_the_same_node_in_endless_frames_is_refused_without_growing(tmp_path: 
 
 def test_4_a_session_ends_at_its_deadline_even_if_the_peer_keeps_talking(tmp_path: Path) -> None:
     log = _honest(tmp_path)
-    ours, theirs = __import__("socket").socketpair()
+    ours, theirs = socket.socketpair()
     stop = threading.Event()
 
     def drip() -> None:  # a HELLO, then a PLAN's payload one byte at a time: never a whole frame
@@ -299,6 +300,8 @@ def test_4_a_session_ends_at_its_deadline_even_if_the_peer_keeps_talking(tmp_pat
     with pytest.raises(hyperframe.PeerTimeoutError, match="deadline"):
         Session(log.replica(), channel, deadline=1.5).run()
     stop.set()
+    for sock in (theirs, ours):  # wakes the threads blocked in recv (ours: the channel's reader)
+        sock.shutdown(socket.SHUT_RDWR)
     for t in threads:
         t.join(5)
     reader.close()

@@ -32,7 +32,7 @@ def test_a_short_repair_campaign_loses_nothing_intact(tmp_path: Path, shape: str
 
 @pytest.mark.slow
 def test_a_longer_repair_campaign_loses_nothing_intact(tmp_path: Path) -> None:
-    result = repairs.run_repairs(tmp_path, trials=30, seed=11, seconds=300, jobs=2)
+    result = repairs.run_repairs(tmp_path, trials=20, seed=11, seconds=300, jobs=2)
     assert result.failed == 0, result.line + "\n" + "\n".join(result.failures)
     assert "kills 0," not in result.line, result.line
 
