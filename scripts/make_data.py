@@ -26,10 +26,12 @@ import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import hyperframe
 from hyperframe.encodings import get_encoding
 from hyperframe.store import manifest as mf
+from hyperframe.store import origin
 from hyperframe.store.durable import write_temp
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -188,7 +190,9 @@ def _settle(path: Path) -> None:
     log.compact(retain_seconds=0)  # one segment, one manifest: nothing older is kept
     current = mf.read_latest(path)
     assert current is not None
-    fixed = dataclasses.replace(current, created=0.0)
+    # no home: the bundled logs reach every machine as copies, so a first write anywhere takes a fresh log id
+    assert current.origin is not None
+    fixed = dataclasses.replace(current, created=0.0, origin=dataclasses.replace(current.origin, home=""))
     os.replace(write_temp(mf.manifest_dir(path), fixed.to_bytes()), mf.manifest_path(path, fixed.version))
     (path / mf.META_DIR / "lock").unlink(missing_ok=True)
 
@@ -203,8 +207,10 @@ def build(out: Path = DATA) -> dict[str, Path]:
         if path.exists():
             shutil.rmtree(path)
         log = hyperframe.open(path, encoding="json")
-        for batch in plan(team, birds):
-            log.batch(batch)
+        fixed_id = f"penguins-{team.lower()}"  # a fixed log id, so a rebuild is byte for byte the same
+        with mock.patch.object(origin, "new_log_id", lambda fixed_id=fixed_id: fixed_id):
+            for batch in plan(team, birds):
+                log.batch(batch)
         _settle(path)
         made[team] = path
     return made

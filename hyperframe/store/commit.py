@@ -33,10 +33,11 @@ from typing import TYPE_CHECKING
 
 from ..errors import LogError, UsageError
 from . import manifest as mf
-from . import segments
+from . import origin, segments
 from .directory import LogStore, writing
 from .keyindex import KeyIndex
 from .manifest import Manifest, SegmentInfo
+from .origin import Origin
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -134,18 +135,26 @@ def _commit(
                 path=store.path,
             )
         tables = [t for t in (drop_known(index, t) for t in staged.tables) if t.num_rows]
+        owner = origin.own(_origin(store) if rebuild else current.origin, store.path)
+        keep = staged.keep
+        if rebuild:  # kept rows written before origins were kept get theirs, in change order
+            kept, owner = origin.assign([t for _, t in keep], owner)
+            keep = [(info, t) for (info, _), t in zip(keep, kept, strict=True)]
+        tables, owner = origin.assign(tables, owner)
         if tables and staged.before_write is not None:
             try:
                 staged.before_write(tables)
             except BaseException as exc:
                 raise _Vetoed(exc) from exc
         if rebuild:
-            everything = [t for _, t in staged.keep] + tables
+            everything = [t for _, t in keep] + tables
             current = store.commit(
-                current, tables, heads=next_heads((), everything), keep=staged.keep, operation=operation
+                current, tables, heads=next_heads((), everything), keep=keep, operation=operation, owner=owner
             )
         elif tables:
-            current = store.commit(current, tables, heads=next_heads(current.heads, tables), operation=operation)
+            current = store.commit(
+                current, tables, heads=next_heads(current.heads, tables), operation=operation, owner=owner
+            )
             current = store.compact(current, everything=False)
         index.refresh(current)
     return Committed(current, tables)
@@ -164,6 +173,13 @@ def _retention(store: LogStore) -> float:
     for version in store.history():
         return version.retention
     return mf.RETENTION_SECONDS
+
+
+def _origin(store: LogStore) -> Origin | None:
+    """The origin a rebuild keeps: the newest readable version's."""
+    for version in store.history():
+        return version.origin
+    return None
 
 
 def _empty(encoding: str) -> Manifest:

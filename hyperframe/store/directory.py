@@ -23,11 +23,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 from ..errors import CorruptLogError, LogError, NotALogError, StorageError, UsageError
-from . import layout, segments
+from . import layout, origin, segments
 from . import manifest as mf
 from .durable import TMP_SUFFIX
 from .lock import WriteLock
 from .manifest import Manifest, SegmentInfo
+from .origin import Origin
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -241,15 +242,22 @@ class LogStore:
         return manifest
 
     def upgrade(self, current: Manifest) -> Manifest:
-        """Rewrite a format-1 log's segments in format 2 and publish it (lock held).
+        """Rewrite an older log's segments in the current format and publish it (lock held).
 
-        Each segment keeps its id and so its file name; the format-1 file moves to
-        ``retired/``, where readers of the older versions find it.
+        Nodes stored without an origin get this directory's log id and seqs in change
+        order (:mod:`~hyperframe.store.origin`). Each segment keeps its id and so its file
+        name; the older file moves to ``retired/``, where readers of older versions find it.
         """
         if current.format >= mf.FORMAT:
             return current
-        infos = tuple(segments.write(self.path, self.read_segment(info), current.encoding) for info in current.segments)
-        manifest = current.next(segments=infos, format=mf.FORMAT, created=time.time(), operation="upgrade")
+        owner = origin.own(current.origin, self.path)
+        infos = []
+        for info in current.segments:  # one segment in memory at a time
+            (table,), owner = origin.assign([self.read_segment(info)], owner)
+            infos.append(segments.write(self.path, table, current.encoding))
+        manifest = current.next(
+            segments=tuple(infos), format=mf.FORMAT, created=time.time(), operation="upgrade", origin=owner
+        )
         self._publish(manifest, current)
         return manifest
 
@@ -283,6 +291,7 @@ class LogStore:
         heads: tuple[str, ...],
         keep: Sequence[tuple[SegmentInfo, pa.Table]] | None = None,
         operation: str = "batch",
+        owner: Origin | None = None,
     ) -> Manifest:
         """Write ``tables`` as new segments after ``current``'s (lock held) and publish.
 
@@ -308,6 +317,7 @@ class LogStore:
             created=time.time(),
             format=mf.FORMAT,
             operation=operation,
+            origin=owner or current.origin,
         )
         self._publish(manifest, None if keep is not None else current)
         return manifest
@@ -442,9 +452,9 @@ class LogStore:
         format 2 even if it has one segment); otherwise only the trailing run of small
         segments is merged, once the log has too many segments.
         """
+        if current.format < mf.FORMAT:  # older nodes get their origins before any rewrite
+            current = self.upgrade(current)
         segs = current.segments
-        if everything and current.format < mf.FORMAT and len(segs) < 2:
-            return self.upgrade(current)
         if everything:
             first = 0
         else:

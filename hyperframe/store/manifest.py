@@ -20,11 +20,13 @@ from ..errors import CorruptLogError
 from .durable import publish_exclusive, write_temp
 from .layout import META_DIR as META_DIR
 from .layout import tmp_dir
+from .origin import Origin
 
-#: the format hyperframe writes: 2 stores links as ``list<binary>`` (format 1: ``list<fixed_size_binary(32)>``)
-FORMAT = 2
-#: formats hyperframe reads (a format-1 log is upgraded by its first write or ``compact``)
-READABLE_FORMATS = (1, 2)
+#: the format hyperframe writes: 3 keeps each node's hyperlog origin (``log``, ``seq``); 2 stores
+#: links as ``list<binary>`` (format 1: ``list<fixed_size_binary(32)>``)
+FORMAT = 3
+#: formats hyperframe reads (an older log is upgraded by its first write or ``compact``)
+READABLE_FORMATS = (1, 2, 3)
 MANIFEST_DIR = "manifests"
 #: manifest numbers are written with this many digits, so the highest is 10**20 - 1
 VERSION_DIGITS = 20
@@ -70,6 +72,8 @@ class Manifest:
     #: seconds a replaced version stays readable (see :data:`RETENTION_SECONDS`)
     retention: float = RETENTION_SECONDS
     format: int = FORMAT
+    #: this directory's own hyperlog log id and highest seq (None until its first node)
+    origin: Origin | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -105,6 +109,8 @@ class Manifest:
             if self.operation is not None:
                 doc["operation"] = self.operation
             doc["retention"] = self.retention
+        if self.origin is not None:
+            doc["origin"] = self.origin.to_json()
         doc["segments"] = [s.to_json() for s in self.segments]
         doc["heads"] = list(self.heads)
         return json.dumps(doc, separators=(",", ":")).encode()
@@ -132,6 +138,7 @@ class Manifest:
                 operation=None if doc.get("operation") is None else str(doc["operation"]),
                 retention=float(doc.get("retention", RETENTION_SECONDS)),
                 format=int(doc["format"]),
+                origin=None if doc.get("origin") is None else Origin.from_json(doc["origin"]),
             )
             if not manifest.retention >= 0:
                 raise ValueError(f"retention {manifest.retention!r} is not a number of seconds")

@@ -30,7 +30,7 @@ ENCODING_META = b"hyperframe.encoding"
 
 
 def schema() -> pa.Schema:
-    """The segment schema of format 2: also the replication wire format."""
+    """The segment schema of format 3: also the replication wire format."""
     import pyarrow as pa
 
     return pa.schema(
@@ -40,12 +40,17 @@ def schema() -> pa.Schema:
             pa.field("value", pa.binary(), nullable=False),
             pa.field("identity", pa.binary(), nullable=True),  # who signed it (None: unsigned)
             pa.field("signature", pa.binary(), nullable=True),  # the signature of its key
+            pa.field("log", pa.string(), nullable=True),  # hyperlog's log id it was created under
+            pa.field("seq", pa.uint32(), nullable=True),  # ... and its seq there (see store/origin.py)
         ]
     )
 
 
 #: the optional columns of signed nodes; a file written without them reads as unsigned
 SIGNED_COLUMNS = ("identity", "signature")
+#: the columns of a node's origin (format 3); a file written without them reads as null
+ORIGIN_COLUMNS = ("log", "seq")
+OPTIONAL_COLUMNS = SIGNED_COLUMNS + ORIGIN_COLUMNS
 #: the most bytes an identity or a signature may have (Ed25519: 32 and 64)
 MAX_SIGNED_BYTES = 1024
 
@@ -157,8 +162,11 @@ def make_table(
     values: list[bytes],
     identities: list[bytes | None] | None = None,
     signatures: list[bytes | None] | None = None,
+    logs: list[str | None] | None = None,
+    seqs: list[int | None] | None = None,
 ) -> pa.Table:
-    """Build a segment table from Python lists of raw keys, links, values (and signatures).
+    """Build a segment table from Python lists of raw keys, links, values (and signatures,
+    and origins: None for nodes created here, which get theirs when committed).
 
     >>> make_table([bytes(32)], [[]], [b"v"]).schema.field("links").type
     ListType(list<item: binary not null>)
@@ -166,21 +174,45 @@ def make_table(
     import pyarrow as pa
 
     n = len(keys)
-    signed = [
-        pa.nulls(n, pa.binary()) if column is None else pa.array(column, pa.binary())
-        for column in (identities, signatures)
+    fields = schema()
+    optional = [
+        pa.nulls(n, fields.field(name).type) if column is None else pa.array(column, fields.field(name).type)
+        for name, column in zip(OPTIONAL_COLUMNS, (identities, signatures, logs, seqs), strict=True)
     ]
-    return pa.Table.from_arrays([binary32(keys), link_lists(links), binaries(values), *signed], schema=schema())
+    return pa.Table.from_arrays([binary32(keys), link_lists(links), binaries(values), *optional], schema=fields)
 
 
-def with_signed_columns(table: pa.Table) -> pa.Table:
-    """``table`` with the identity/signature columns (all null if it has none: unsigned)."""
+def with_optional_columns(table: pa.Table) -> pa.Table:
+    """``table`` with every optional column, in schema order (null where it has none:
+    unsigned, or written before nodes kept their origin)."""
     import pyarrow as pa
 
-    for name in SIGNED_COLUMNS:
+    fields = schema()
+    if table.column_names == fields.names:
+        return table
+    for name in OPTIONAL_COLUMNS:
         if name not in table.column_names:
-            table = table.append_column(schema().field(name), pa.nulls(table.num_rows, pa.binary()))
-    return table
+            table = table.append_column(fields.field(name), pa.nulls(table.num_rows, fields.field(name).type))
+    return table.select([name for name in fields.names if name in table.column_names])
+
+
+def check_origin(table: pa.Table) -> str | None:
+    """What is wrong with ``table``'s origin columns, or None: a log id must look like one
+    (see :data:`hyperframe.store.origin.LOG_ID`) and have a seq of 1 or more, and a row
+    without a log id has no seq."""
+    import pyarrow.compute as pc
+
+    from .origin import LOG_ID
+
+    logs, seqs = table.column("log"), table.column("seq")
+    if logs.null_count != len(logs):
+        if not pc.all(pc.match_substring_regex(logs.drop_null(), f"^{LOG_ID}$")).as_py():
+            return "a log id that is not 1-64 letters, digits or _.:-"
+        if pc.any(pc.equal(seqs, 0)).as_py():
+            return "seq 0 (seqs start at 1)"
+    if not pc.all(pc.equal(logs.is_null(), seqs.is_null())).as_py():
+        return "a log id without a seq, or a seq without a log id"
+    return None
 
 
 def key_buffer(keys: pa.Array) -> memoryview:
@@ -386,12 +418,14 @@ def read(log_dir: Path, info: SegmentInfo, columns: list[str] | None = None) -> 
 
 
 def file_format(data: bytes) -> int:
-    """The format a segment file is stored in (1 or 2), from its schema."""
+    """The format a segment file is stored in (1, 2 or 3), from its schema."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    links = pq.read_schema(pa.BufferReader(data)).field("links").type
-    return 1 if links.equals(_format1_links()) else FORMAT
+    stored = pq.read_schema(pa.BufferReader(data))
+    if stored.field("links").type.equals(_format1_links()):
+        return 1
+    return FORMAT if all(name in stored.names for name in ORIGIN_COLUMNS) else 2
 
 
 def parse(data: bytes, columns: list[str] | None = None, *, checksums: bool = True) -> pa.Table:
@@ -406,8 +440,8 @@ def parse(data: bytes, columns: list[str] | None = None, *, checksums: bool = Tr
     if not checksums:
         table.validate(full=True)
     expected = schema()
-    if columns is None or any(name in SIGNED_COLUMNS for name in columns):
-        table = with_signed_columns(table)  # written before nodes were signed: unsigned
+    if columns is None or any(name in OPTIONAL_COLUMNS for name in columns):
+        table = with_optional_columns(table)  # written before nodes were signed or kept origins
         if columns is not None:
             table = table.select(columns)
     for name in columns or expected.names:

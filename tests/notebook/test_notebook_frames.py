@@ -218,7 +218,7 @@ def test_dataset_lists_the_live_segment_files(json_log: hyperframe.Log) -> None:
     ds = json_log.dataset()
     assert sorted(Path(f).name for f in ds.files) == sorted(s.file for s in json_log.manifest.segments)
     assert ds.to_table().num_rows == 3
-    assert ds.schema.names == ["key", "links", "value", "identity", "signature"]  # signatures: issue 11
+    assert ds.schema.names == ["key", "links", "value", "identity", "signature", "log", "seq"]  # issues 11, 12
     json_log.compact()
     assert len(json_log.dataset().files) == 1
 

@@ -203,13 +203,7 @@ def _bad_nodes_payload(which: str) -> bytes:
         data[i : i + 4] = struct.pack("<i", -612681393)
     else:  # a null value in a column declared not null
         vals = pa.array([v1, None], pa.binary())
-        columns = [
-            table.column("key"),
-            table.column("links"),
-            vals,
-            table.column("identity"),
-            table.column("signature"),
-        ]
+        columns = [vals if name == "value" else table.column(name) for name in table.column_names]
         bad = pa.Table.from_arrays(columns, schema=segments.schema())
         sink = pa.BufferOutputStream()
         with pa.ipc.new_stream(sink, bad.schema) as writer:

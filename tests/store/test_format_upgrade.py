@@ -26,8 +26,14 @@ def old(tmp_path: Path) -> tuple[Path, list[str]]:
 
 
 def _formats(path: Path) -> set[int]:
-    links = {str(pq.read_schema(p).field("links").type.value_type) for p in path.glob("seg-*.parquet")}
-    return {1 if t == "fixed_size_binary[32]" else 2 for t in links}
+    found = set()
+    for p in path.glob("seg-*.parquet"):
+        schema = pq.read_schema(p)
+        if str(schema.field("links").type.value_type) == "fixed_size_binary[32]":
+            found.add(1)
+        else:
+            found.add(3 if "seq" in schema.names else 2)
+    return found
 
 
 def test_a_format_1_log_opens_and_reads_without_being_changed(old: tuple[Path, list[str]], snapshot: Snapshot) -> None:
@@ -53,7 +59,7 @@ def test_the_first_write_upgrades_and_older_versions_stay_readable(old: tuple[Pa
     log = hyperframe.open(path)
     node = log.append("d")
     assert node.links == (keys[2],) and node.change == 4
-    assert log.info()["format"] == 2 and _formats(path) == {2}
+    assert log.info()["format"] == 3 and _formats(path) == {3}
     assert [v["operation"] for v in log.history()] == ["append", "upgrade", None, None, None]
     assert len(pd.read_parquet(path)) == 4  # pandas reads format 2
     # the format-1 files moved to _hyperframe/retired/; the format-1 versions read from them
@@ -69,7 +75,7 @@ def test_compact_upgrades_a_one_segment_log(tmp_path: Path, run: RunCli) -> None
     write_format1_log(path, [["a", "b", "c"]])
     assert run("compact", path).code == 0
     log = hyperframe.open(path)
-    assert log.info()["format"] == 2 and log.info()["segments"] == 1 and _formats(path) == {2}
+    assert log.info()["format"] == 3 and log.info()["segments"] == 1 and _formats(path) == {3}
     assert log.history()[0]["operation"] == "upgrade"
     assert [n.value for n in log] == ["a", "b", "c"]
     assert [n.value for n in hyperframe.open(path, version=1)] == ["a", "b", "c"]  # the format-1 bytes
@@ -95,7 +101,7 @@ def test_replication_from_a_format_1_log_sends_format_2(old: tuple[Path, list[st
     target = hyperframe.open(tmp_path / "new.db")
     report = hyperframe.replicate(hyperframe.open(path, read_only=True), target, mode="push")
     assert report.sent_a_to_b == 3
-    assert [n.key for n in target] == keys and target.info()["format"] == 2
+    assert [n.key for n in target] == keys and target.info()["format"] == 3
     assert hyperframe.open(path).info()["format"] == 1  # the source was only read
     assert target.history()[0]["operation"] == "receive"
 
@@ -107,7 +113,7 @@ def test_repair_of_a_format_1_log_rewrites_it_in_format_2(old: tuple[Path, list[
     report = repair_log(path)
     assert report.rebuilt_manifest and report.kept_nodes == 3 and report.dropped_nodes == 0
     log = hyperframe.open(path)
-    assert [n.key for n in log] == keys and log.info()["format"] == 2 and _formats(path) == {2}
+    assert [n.key for n in log] == keys and log.info()["format"] == 3 and _formats(path) == {3}
     assert verify_log(path).ok
 
 
@@ -115,9 +121,9 @@ def test_a_manifest_of_an_unknown_format_is_refused(old: tuple[Path, list[str]])
     path, _ = old
     newest = mf.manifest_path(path, 2)
     doc = json.loads(newest.read_bytes())
-    doc["format"] = 3
+    doc["format"] = 4
     newest.write_text(json.dumps(doc))
-    with pytest.raises(hyperframe.CorruptLogError, match="format 3"):
+    with pytest.raises(hyperframe.CorruptLogError, match="format 4"):
         hyperframe.open(path)
 
 
