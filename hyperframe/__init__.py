@@ -38,6 +38,7 @@ from .log import Log, LogLike, Snapshot, open
 from .node import Node
 
 if TYPE_CHECKING:  # what the lazy names below are, for type checkers and IDEs
+    from .hyperlog.leveldb import import_hyperlog
     from .notebook.widget import merge_widget
     from .sync import Diff, ReplicationReport, diff, replicate
 
@@ -50,6 +51,7 @@ _LAZY = {
     "Diff": "sync",
     "ReplicationReport": "sync",
     "merge_widget": "notebook.widget",
+    "import_hyperlog": "hyperlog.leveldb",
 }
 
 
@@ -95,6 +97,7 @@ __all__ = [
     "UsageError",
     "__version__",
     "diff",
+    "import_hyperlog",
     "merge_widget",
     "node_key",
     "open",

@@ -120,6 +120,20 @@ def sync(
 @quiet_option
 @click.option("--live", is_flag=True, help="After the sync, keep sending what either side commits (until a side ends).")
 @trust_option
+@click.option(
+    "--protocol",
+    type=click.Choice(["hyperframe", "hyperlog"]),
+    default="hyperframe",
+    show_default=True,
+    help="hyperlog: speak JavaScript hyperlog 4.12.1's protocol (the other end pipes log.replicate()).",
+)
+@click.option(
+    "--encoding",
+    default="json",
+    show_default=True,
+    help="With --protocol hyperlog: the encoding of a log created by this replication "
+    "(json, like hyperlog's valueEncoding 'json', the common case).",
+)
 def replicate(
     directory: Path,
     mode: Mode,
@@ -128,6 +142,8 @@ def replicate(
     quiet: bool,
     live: bool,
     trust_file: Path | None,
+    protocol: str,
+    encoding: str,
 ) -> None:
     """Speak the replication protocol on stdin/stdout for the log in DIRECTORY.
 
@@ -142,10 +158,21 @@ def replicate(
         hyperframe pipe 'hyperframe replicate log.db --mode push' 'ssh host hyperframe replicate data/log'
         hyperframe pipe 'hyperframe replicate a.db --live' 'hyperframe replicate b.db --live'
         hyperframe pipe 'ssh field hyperframe replicate log.db' 'hyperframe replicate lab.db --trust team.trust'
+        hyperframe pipe 'node rep.js log.db' 'hyperframe replicate log2.db --protocol hyperlog'
     """
     from ..log import Log
-    from ..sync.transport import run_stdio
+    from ..sync.transport import run_stdio, stdio
 
+    if protocol == "hyperlog":
+        from ..hyperlog import peer
+
+        reader, writer = stdio()
+        log = Log(directory, verify=trusted(trust_file))
+        if log.manifest is None:
+            log = Log(directory, verify=trusted(trust_file), encoding=encoding)
+        done = peer.run(log, reader, writer, mode=mode, live=live, timeout=timeout, deadline=deadline)
+        click.echo(f"hyperframe: {done.summary()}", err=True)
+        return
     with progress_bar(quiet, f"{VERBS[mode]} {directory.name}", phases=REPLICATION_PHASES) as progress:
         report = run_stdio(
             Log(directory, verify=trusted(trust_file)).replica(),
@@ -214,4 +241,25 @@ def merge(target: Path, sources: tuple[Path, ...], timeout: float, deadline: flo
         raise click.exceptions.Exit(1)
 
 
-COMMANDS: list[click.Command] = [sync, replicate, pipe, merge]
+@click.command("import")
+@click.argument("target", type=click.Path(file_okay=False, path_type=Path))
+@click.argument("source", type=click.Path(file_okay=False, exists=True, path_type=Path))
+@click.option("--encoding", default="json", show_default=True, help="The encoding of TARGET if it is created.")
+def import_command(target: Path, source: Path, encoding: str) -> None:
+    """Copy every node of the hyperlog LevelDB directory SOURCE into the log TARGET.
+
+    SOURCE is only read (a copy of it is opened). Every key is re-hashed, each node keeps
+    its hyperlog log id and seq, and a second import copies only what is new.
+
+    Example:
+
+    \b
+        hyperframe import log2.db log.db
+    """
+    from ..hyperlog.leveldb import import_hyperlog
+
+    added = import_hyperlog(source, target, encoding=encoding)
+    click.echo(f"imported {added} new node(s) from {source} into {target}")
+
+
+COMMANDS: list[click.Command] = [sync, replicate, pipe, merge, import_command]

@@ -80,12 +80,18 @@ def run_stdio(
     live: bool = False,
 ) -> SideReport:
     """Speak the protocol on this process's stdin/stdout (for `hyperframe replicate`)."""
-    reader: BinaryIO = os.fdopen(os.dup(sys.stdin.fileno()), "rb", buffering=0)
-    writer: BinaryIO = os.fdopen(os.dup(sys.stdout.fileno()), "wb", buffering=0)
-    # nothing else may write protocol-breaking bytes to stdout: point fd 1 at stderr
-    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+    reader, writer = stdio()
     channel = Channel(reader, writer, timeout=timeout)
     return Session(replica, channel, mode=mode, progress=progress, deadline=deadline, live=live).run()
+
+
+def stdio() -> tuple[BinaryIO, BinaryIO]:
+    """This process's stdin and stdout as unbuffered binary streams for a protocol; from
+    now on anything else printed to stdout goes to stderr, so it cannot break the stream."""
+    reader: BinaryIO = os.fdopen(os.dup(sys.stdin.fileno()), "rb", buffering=0)
+    writer: BinaryIO = os.fdopen(os.dup(sys.stdout.fileno()), "wb", buffering=0)
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+    return reader, writer
 
 
 def wire(first: str, second: str) -> tuple[int, int]:

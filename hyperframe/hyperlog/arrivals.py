@@ -1,0 +1,86 @@
+"""Nodes that arrive from hyperlog (its wire or its LevelDB files), checked like any other.
+
+hyperlog's ``Node`` messages become segment rows here, and go through the same checks as
+nodes from a hyperframe peer (:class:`hyperframe.sync.nodes.Incoming`: the key must hash
+from links and value, the value must decode under the log's encoding, every link must be
+stored or arrive earlier, identity and signature sizes), plus the origin's (log id, seq).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from ..errors import ProtocolError
+from ..store import segments
+from ..store.origin import LOG_ID, MAX_SEQ
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from ..sync.nodes import Incoming
+
+#: rows gathered before they are checked as one frame
+CHUNK_ROWS = 4096
+
+_HEX = frozenset("0123456789abcdef")
+
+
+def _hex_key(text: str, what: str) -> bytes:
+    if len(text) != 64 or not _HEX.issuperset(text):
+        raise ProtocolError(f"the hyperlog peer sent {what} {text[:80]!r}, which is not a 64-digit hex key")
+    return bytes.fromhex(text)
+
+
+@dataclass
+class Arrivals:
+    """Collect hyperlog nodes, check them in chunks, hand back segment tables to commit."""
+
+    incoming: Incoming
+    rows: list[tuple[bytes, list[bytes], bytes, bytes | None, bytes | None, str, int]] = field(default_factory=list)
+    count: int = 0
+
+    @classmethod
+    def for_log(cls, local_has: Callable[[list[bytes]], set[bytes]], encoding: Any) -> Arrivals:
+        from ..sync.nodes import Incoming
+
+        return cls(Incoming(local_has=local_has, undecodable=encoding.undecodable_rows))
+
+    def add(self, node: Any, *, log: str | None = None, seq: int | None = None) -> bytes:
+        """Take one parsed ``Node`` message (``log``/``seq`` override the message's); its raw key."""
+        import re
+
+        key = _hex_key(node.key, "a node key")
+        links = [_hex_key(link, "a link") for link in node.links]
+        log = node.log if log is None else log
+        seq = node.seq if seq is None else seq
+        if not re.fullmatch(LOG_ID, log) or not 1 <= seq <= MAX_SEQ:
+            raise ProtocolError(f"the hyperlog peer sent node {node.key} under log {log[:80]!r} seq {seq}: refused")
+        identity = node.identity if node.HasField("identity") else None
+        signature = node.signature if node.HasField("signature") else None
+        self.rows.append((key, links, node.value, identity, signature, log, seq))
+        self.count += 1
+        if len(self.rows) >= CHUNK_ROWS:
+            self.flush()
+        return key
+
+    def flush(self) -> None:
+        """Check what was collected (``RejectedNodeError`` / ``ProtocolError`` on a bad node)."""
+        from ..sync.nodes import encode_frames
+
+        if not self.rows:
+            return
+        table = segments.make_table(*(list(column) for column in zip(*self.rows, strict=True)))
+        self.rows = []
+        for payload in encode_frames(table, -1, False):
+            self.incoming.add(payload)
+
+    def tables(self) -> list[pa.Table]:
+        """Every collected node, checked (links too), in arrival order."""
+        self.flush()
+        self.incoming.check_links()
+        return self.incoming.tables()
+
+    def close(self) -> None:
+        self.incoming.close()
