@@ -88,7 +88,7 @@ class Target:
 
 
 def build_targets(root: Path, *, seed: int = 0, big_mib: int = 40) -> dict[str, Target]:
-    """A small utf-8 log (three segments), a small JSON log, and a ~``big_mib`` MiB log."""
+    """A small utf-8 log (three segments), a small JSON log, and a ~``big_mib`` MiB log of one segment."""
     rng = random.Random(seed)
     root.mkdir(parents=True, exist_ok=True)
     made: dict[str, Target] = {}
@@ -113,12 +113,11 @@ def build_targets(root: Path, *, seed: int = 0, big_mib: int = 40) -> dict[str, 
         log.batch([{"value": {"n": i, "deep": [[i]]}, "links": [first.key] if i == 1 else []} for i in range(1, 12)])
     finish("json", js)
     if big_mib:
-        big = root / f"big{big_mib}.db"
-        if not big.exists():  # four segments: one segment of ~40 MiB read whole is still over budget (open)
+        big = root / f"big{big_mib}-one-segment.db"
+        if not big.exists():  # one segment, one row group: a sender must not hold it whole (or twice)
             log = hyperframe.open(big)
-            piece = 256 * 1024  # incompressible text: the wire and the disk both carry ~big_mib MiB
-            for _ in range(4):
-                log.batch([{"value": base64.b64encode(rng.randbytes(piece * 3 // 4)).decode()} for _ in range(big_mib)])
+            piece = 1024 * 1024  # incompressible text: the wire and the disk both carry ~big_mib MiB
+            log.batch([{"value": base64.b64encode(rng.randbytes(piece * 3 // 4)).decode()} for _ in range(big_mib)])
         finish("big", big)
     return made
 

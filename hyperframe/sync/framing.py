@@ -25,9 +25,13 @@ from ..errors import PeerTimeoutError, ProtocolError, ReplicationError
 PREAMBLE = b"HFR1"
 HEADER = struct.Struct(">BBHI")
 MAX_FRAME = 32 * 1024 * 1024
-READ_CHUNK = 1024 * 1024
 #: frames read ahead of the session (each at most MAX_FRAME): what a fast peer can queue here
 READ_AHEAD = 2
+#: payload bytes in memory on the receiving side: a frame's payload is read only if, with
+#: the frames waiting and the one the session holds (until it asks for the next), it fits
+#: in this, or if there are none; so at most one frame of the largest size is in memory
+#: however fast the peer sends, and honest 8 MiB frames are still read ahead
+READ_AHEAD_BYTES = MAX_FRAME
 #: bytes queued for sending before ``try_send`` says "wait": a peer that does not read
 #: costs time, never memory
 SEND_BUFFER = 16 * 1024 * 1024
@@ -103,14 +107,17 @@ class Channel:
         self.clock = 0  # highest leg received so far
         self.legs = 0  # highest leg sent or received: round trips = ceil(legs / 2)
         self._incoming: queue.Queue[object] = queue.Queue(maxsize=READ_AHEAD)
-        self._outgoing: queue.Queue[bytes | None] = queue.Queue()
+        self._held = 0  # payload bytes being read, waiting in _incoming, or handed to the session
+        self._handed = 0  # ... of which the session holds (the last frame it was given)
+        self._room = threading.Condition()  # the reader waits on it for READ_AHEAD_BYTES of room
+        self._outgoing: queue.Queue[tuple[bytes, bytes] | None] = queue.Queue()
         self._pending = 0  # bytes in _outgoing
         self._pending_lock = threading.Lock()
         self._write_error: BaseException | None = None
         self._on_close = on_close
         self._read_thread = threading.Thread(target=self._read_loop, name="hyperframe-read", daemon=True)
         self._write_thread = threading.Thread(target=self._write_loop, name="hyperframe-write", daemon=True)
-        self._outgoing.put(PREAMBLE)
+        self._outgoing.put((PREAMBLE, b""))
         self._read_thread.start()
         self._write_thread.start()
 
@@ -124,10 +131,10 @@ class Channel:
             raise ProtocolError(f"refusing to send a {len(payload)}-byte frame (limit {self.max_frame})")
         leg = min(self.clock + 1, 0xFFFF)
         self.legs = max(self.legs, leg)
-        data = HEADER.pack(kind, 0, leg, len(payload)) + payload
+        header = HEADER.pack(kind, 0, leg, len(payload))  # written apart: a big payload is never copied
         with self._pending_lock:
-            self._pending += len(data)
-        self._outgoing.put(data)
+            self._pending += len(header) + len(payload)
+        self._outgoing.put((header, payload))
 
     def try_send(self, kind: int, payload: bytes) -> bool:
         """Queue one frame unless :data:`SEND_BUFFER` bytes are waiting already (False)."""
@@ -144,14 +151,18 @@ class Channel:
     def _write_loop(self) -> None:
         try:
             while True:
-                data = self._outgoing.get()
-                if data is None:
+                item = self._outgoing.get()
+                if item is None:
                     break
-                self._writer.write(data)
+                for data in item:
+                    if data:
+                        self._writer.write(data)
                 self._writer.flush()
-                self.bytes_out += len(data)
+                size = len(item[0]) + len(item[1])
+                self.bytes_out += size
                 with self._pending_lock:
-                    self._pending -= len(data)
+                    self._pending -= size
+                del item, data  # the payload is not kept alive while this thread waits for the next
         except (OSError, ValueError) as exc:  # broken pipe, closed stream
             self._write_error = exc
         finally:
@@ -173,7 +184,9 @@ class Channel:
         parts = []
         remaining = n
         while remaining:
-            chunk = self._reader.read(min(remaining, READ_CHUNK))
+            # all that is missing at once: a buffered stream fills one bytes object of that size
+            # (reading in pieces and joining them held every big frame twice)
+            chunk = self._reader.read(remaining)
             if not chunk:
                 if remaining == n:
                     return None
@@ -183,7 +196,7 @@ class Channel:
             parts.append(chunk)
             remaining -= len(chunk)
             self.bytes_in += len(chunk)
-        return b"".join(parts)
+        return parts[0] if len(parts) == 1 else b"".join(parts)
 
     def _read_loop(self) -> None:
         try:
@@ -208,10 +221,15 @@ class Channel:
                     raise ProtocolError(
                         f"the peer announced a {length}-byte frame, over the {self.max_frame}-byte limit; refused"
                     )
+                with self._room:  # back-pressure: the peer's bytes wait in the pipe, not here
+                    while self._held and self._held + length > READ_AHEAD_BYTES:
+                        self._room.wait()
+                    self._held += length
                 payload = self._read_exact(length) if length else b""
                 if payload is None:
                     raise ProtocolError("the peer closed the connection before a frame's payload")
                 self._incoming.put(Frame(kind, clock, payload))
+                del payload  # the queue's reference is the only one
         except ProtocolError as exc:
             self._incoming.put(exc)
         except (OSError, ValueError) as exc:
@@ -236,7 +254,15 @@ class Channel:
             )
 
     def poll(self, wait: float, *expected: int) -> Frame | None:
-        """The next frame if one arrives within ``wait`` seconds, else None."""
+        """The next frame if one arrives within ``wait`` seconds, else None.
+
+        Asking for the next frame releases the one returned before (its payload no longer
+        counts against :data:`READ_AHEAD_BYTES`)."""
+        if self._handed:
+            with self._room:
+                self._held -= self._handed
+                self._handed = 0
+                self._room.notify()
         limit = time.monotonic() + wait
         while True:
             self.check_deadline()
@@ -259,6 +285,7 @@ class Channel:
             self._incoming.put(item)
             raise item
         assert isinstance(item, Frame)
+        self._handed = len(item.payload)
         self.clock = max(self.clock, item.clock)
         self.legs = max(self.legs, item.clock)
         if item.kind == Kind.ERROR:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, NoReturn
 
 from ..errors import ProtocolError, RejectedNodeError
+from ..keys import KEY_BYTES
 from ..store import segments
 
 if TYPE_CHECKING:
@@ -41,8 +42,11 @@ def encode_frames(table: pa.Table, group: int, whole: bool) -> Iterator[bytes]:
         sink = pa.BufferOutputStream()
         with pa.ipc.new_stream(sink, piece.schema.with_metadata(meta)) as writer:
             writer.write_table(piece)
-        yield sink.getvalue().to_pybytes()
+        payload = sink.getvalue().to_pybytes()
         start += piece.num_rows
+        del sink, writer, piece  # only the payload is held while the consumer sends it
+        yield payload
+        del payload
 
 
 def decode_frame(payload: bytes) -> tuple[pa.Table, int, bool]:
@@ -81,6 +85,42 @@ def decode_frame(payload: bytes) -> tuple[pa.Table, int, bool]:
     return table, group, whole
 
 
+def mismatched_rows(table: pa.Table) -> list[int]:
+    """Rows whose key is not the hash of their links and value, hashed straight from the
+    Arrow buffers: a received value is never copied (``segments.mismatched_rows`` makes
+    Python bytes of every value, a second copy of a fat frame)."""
+    import hashlib
+
+    import numpy as np
+
+    from ..keys import KEY_HEX
+
+    raw_keys = segments.key_bytes(table.column("key"))
+    offsets, flat = segments.links_per_row(table)
+    link_hex = flat.hex().encode("ascii")
+    frame = b"%d\n" % KEY_HEX
+    bad = []
+    row = 0
+    for chunk in table.column("value").chunks:
+        if not len(chunk):
+            continue
+        ends = np.frombuffer(chunk.buffers()[1], dtype=np.int32)[chunk.offset : chunk.offset + len(chunk) + 1].tolist()
+        data = chunk.buffers()[2]
+        view = memoryview(data) if data is not None else memoryview(b"")
+        for i in range(len(chunk)):
+            first, last = ends[i], ends[i + 1]
+            h = hashlib.sha256()
+            for j in range(offsets[row], offsets[row + 1]):
+                h.update(frame)
+                h.update(link_hex[KEY_HEX * j : KEY_HEX * j + KEY_HEX])
+            h.update(b"%d\n" % (last - first))
+            h.update(view[first:last])
+            if h.digest() != raw_keys[KEY_BYTES * row : KEY_BYTES * row + KEY_BYTES]:
+                bad.append(row)
+            row += 1
+    return bad
+
+
 def _reject(key: bytes, why: str) -> NoReturn:
     raise RejectedNodeError(
         f"the peer sent node {key.hex()}, {why}; nothing from this transfer was committed", key=key.hex()
@@ -95,12 +135,15 @@ class _Spill:
     """Verified rows kept in an Arrow IPC file until the commit (read back memory-mapped)."""
 
     def __init__(self) -> None:
+        import os
         import tempfile
 
         import pyarrow as pa
 
-        self.file = tempfile.NamedTemporaryFile(prefix="hyperframe-incoming-", suffix=".arrow", delete=False)
-        self.path = self.file.name
+        fd, self.path = tempfile.mkstemp(prefix="hyperframe-incoming-", suffix=".arrow")
+        os.close(fd)
+        # an Arrow file, not a Python one: a Python file would get a bytes copy of every batch
+        self.file = pa.OSFile(self.path, "wb")
         self.writer = pa.ipc.new_file(self.file, segments.schema())
         self.batches = 0
 
@@ -139,6 +182,54 @@ def _batches(reader: pa.ipc.RecordBatchFileReader | None, start: int, stop: int)
     return pa.Table.from_batches([reader.get_batch(i) for i in range(start, stop)], schema=segments.schema())
 
 
+class KeySet:
+    """A set of 32-byte keys as sorted NumPy runs (32 bytes a key; a Python set of bytes
+    objects costs about 120): what a transfer remembers of every node it received.
+
+    Runs are merged like a binary counter (a new run swallows the runs no longer than it),
+    so there are at most log2(n) of them and adding n keys sorts O(n log n) in all.
+    """
+
+    def __init__(self) -> None:
+        self.runs: list[np.ndarray] = []
+
+    def __len__(self) -> int:
+        return sum(len(run) for run in self.runs)
+
+    def contains(self, keys: np.ndarray) -> np.ndarray:
+        """Which of ``keys`` (a ``V32`` array) are in the set."""
+        import numpy as np
+
+        found = np.zeros(len(keys), dtype=bool)
+        for run in self.runs:
+            at = np.minimum(np.searchsorted(run, keys), len(run) - 1)
+            found |= run[at] == keys
+        return found
+
+    def add(self, keys: np.ndarray) -> None:
+        """Add ``keys`` (none of them in the set yet; duplicates among them are dropped)."""
+        import numpy as np
+
+        if not len(keys):
+            return
+        run = np.unique(keys)
+        while self.runs and len(self.runs[-1]) <= len(run):
+            run = np.sort(np.concatenate([self.runs.pop(), run]))
+        self.runs.append(run)
+
+    def __iter__(self) -> Iterator[bytes]:
+        for run in self.runs:
+            for key in run:
+                yield bytes(key)
+
+
+def _keys(raw: bytes) -> np.ndarray:
+    """Concatenated 32-byte keys as a ``V32`` array (no per-key Python objects)."""
+    import numpy as np
+
+    return np.frombuffer(raw, dtype=f"V{KEY_BYTES}")
+
+
 @dataclass
 class Incoming:
     """Nodes received in one transfer, verified as they arrive, committed only at the end."""
@@ -151,13 +242,15 @@ class Incoming:
     #: the ids we asked for: any other node is refused (None: the peer chooses); kept sorted
     only: np.ndarray | None = None
     groups: list[tuple[int, bool, list[pa.Table | tuple[int, int]]]] = field(default_factory=list)
-    seen: set[bytes] = field(default_factory=set)
+    #: every key received so far (columnar: memory grows by 32 bytes a node, not by a set entry)
+    seen: KeySet = field(default_factory=KeySet)
     #: verified rows beyond SPILL_BYTES wait on disk (memory does not grow with what arrives)
     spill: _Spill | None = None
     held: int = 0
     duplicates: int = 0
     received: int = 0
-    pending_links: set[bytes] = field(default_factory=set)
+    #: links not received before the node naming them: they must be stored locally
+    pending_links: KeySet = field(default_factory=KeySet)
 
     def __post_init__(self) -> None:
         if self.only is not None:
@@ -174,38 +267,49 @@ class Incoming:
                 f"the peer sent more than the {self.max_rows} node(s) agreed for this transfer; "
                 "nothing from it was committed"
             )
-        keys = segments.split_keys(segments.key_bytes(table.column("key")))
-        if self.only is not None:
-            import numpy as np
+        import numpy as np
 
+        raw = segments.key_bytes(table.column("key"))
+
+        def key(row: int) -> bytes:
+            return raw[KEY_BYTES * row : KEY_BYTES * row + KEY_BYTES]
+
+        if self.only is not None:
             ids = segments.node_ids(table.column("key"))
             at = np.minimum(np.searchsorted(self.only, ids), len(self.only) - 1)
             asked = self.only[at] == ids if len(self.only) else np.zeros(len(ids), dtype=bool)
             if not asked.all():
-                _reject(keys[int(np.argmin(asked))], "which this side did not ask for")
-        bad = segments.mismatched_rows(table)
+                _reject(key(int(np.argmin(asked))), "which this side did not ask for")
+        bad = mismatched_rows(table)
         if bad:
-            _reject(keys[bad[0]], "whose key does not match its links and value (tampered or corrupt)")
+            _reject(key(bad[0]), "whose key does not match its links and value (tampered or corrupt)")
         bad = self.undecodable(table.column("value"))
         if bad:
-            _reject(keys[bad[0]], "whose value this log's encoding cannot decode (no writer of this log could add it)")
+            _reject(key(bad[0]), "whose value this log's encoding cannot decode (no writer of this log could add it)")
         offsets, flat = segments.links_per_row(table)
-        links = segments.split_keys(flat)
-        keep = []
-        for row, key in enumerate(keys):
-            for link in links[offsets[row] : offsets[row + 1]]:
-                if link not in self.seen:
-                    self.pending_links.add(link)  # not earlier in the stream: must be stored locally
-            if key in self.seen:
-                self.duplicates += 1
-                if self.duplicates > MAX_DUPLICATES:
-                    raise ProtocolError(
-                        f"the peer sent more than {MAX_DUPLICATES} nodes twice in one transfer (an honest peer "
-                        "sends each node once); nothing from it was committed"
-                    )
-                continue
-            self.seen.add(key)
-            keep.append(row)
+        frame_keys = _keys(raw)
+        # in this frame: each key's first row, so a link resolves to a row before its own
+        unique, first, inverse = np.unique(frame_keys, return_index=True, return_inverse=True)
+        first_row = first[inverse.reshape(-1)]
+        rows = np.arange(table.num_rows)
+        repeated = self.seen.contains(frame_keys) | (first_row < rows)
+        links = _keys(flat)
+        if len(links):
+            link_row = np.repeat(rows, np.diff(np.asarray(offsets)))
+            at = np.minimum(np.searchsorted(unique, links), len(unique) - 1)
+            earlier = (unique[at] == links) & (first[at] < link_row)
+            pending = links[~(earlier | self.seen.contains(links))]
+            if len(pending):  # not earlier in the stream: must be stored locally
+                pending = np.unique(pending)
+                self.pending_links.add(pending[~self.pending_links.contains(pending)])
+        self.duplicates += int(repeated.sum())
+        if self.duplicates > MAX_DUPLICATES:
+            raise ProtocolError(
+                f"the peer sent more than {MAX_DUPLICATES} nodes twice in one transfer (an honest peer "
+                "sends each node once); nothing from it was committed"
+            )
+        keep = np.flatnonzero(~repeated)
+        self.seen.add(frame_keys[keep])
         self.received += table.num_rows
         if len(keep) != table.num_rows:
             table = table.take(segments.indices(keep))
@@ -236,18 +340,26 @@ class Incoming:
 
     def check_links(self) -> None:
         """Every link must be stored locally or arrive earlier in the stream."""
-        missing = self.pending_links
-        if missing:
-            present = self.local_has(list(missing))
-            absent = missing - present
-            if absent:
-                link = next(iter(absent))
-                raise RejectedNodeError(
-                    f"the peer sent a node linking {link.hex()}, which this log does not hold and the transfer "
-                    "did not carry before the node; "
-                    "nothing from this transfer was committed",
-                    key=link.hex(),
-                )
+        batch: list[bytes] = []
+        for link in self.pending_links:
+            batch.append(link)
+            if len(batch) == 65536:  # asked in batches: the question never grows with the transfer
+                self._stored(batch)
+                batch = []
+        if batch:
+            self._stored(batch)
+
+    def _stored(self, links: list[bytes]) -> None:
+        present = self.local_has(links)
+        absent = [link for link in links if link not in present]
+        if absent:
+            link = absent[0]
+            raise RejectedNodeError(
+                f"the peer sent a node linking {link.hex()}, which this log does not hold and the transfer "
+                "did not carry before the node; "
+                "nothing from this transfer was committed",
+                key=link.hex(),
+            )
 
     def tables(self) -> list[pa.Table]:
         """Segment tables to commit: whole groups keep their cut, partial ones are merged."""

@@ -7,7 +7,7 @@ given a :class:`Replica`, so the protocol cannot depend on how a log stores its 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
@@ -48,6 +48,11 @@ class Replica(Protocol):
 
     def read(self, info: SegmentInfo) -> pa.Table:
         """One segment's rows (key, links, value), verified against the manifest."""
+        ...
+
+    def pieces(self, info: SegmentInfo) -> Iterator[pa.Table]:
+        """One segment's rows in order, a bounded piece at a time (so a sender's memory does
+        not grow with the segment), verified against the manifest like :meth:`read`."""
         ...
 
     def rows(self, since: int) -> pa.Table:

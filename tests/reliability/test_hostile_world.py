@@ -365,8 +365,8 @@ def test_5_a_hello_with_nodes_infinity_is_one_line_on_stderr(tmp_path: Path) -> 
 @pytest.mark.slow
 def test_6_a_peer_that_never_reads_is_timed_out_with_bounded_memory(tmp_path: Path) -> None:
     log = hyperframe.open(tmp_path / "big.db", encoding="binary")
-    for _ in range(4):  # 40 MiB of values nothing compresses
-        log.batch([{"value": os.urandom(100_000)} for _ in range(100)])
+    # 40 MiB of values nothing compresses, in one segment (a sender used to read it whole: +267 MiB)
+    log.batch([{"value": os.urandom(100_000)} for _ in range(400)])
     proc = subprocess.Popen(
         [sys.executable, "-m", "hyperframe", "replicate", str(log.path), "--timeout", "2"],
         stdin=subprocess.PIPE,
