@@ -63,12 +63,16 @@ def import_hyperlog(source: str | os.PathLike[str], target: LogLike, *, encoding
             raise NotALogError(f"{src} could not be read as a LevelDB ({exc})", path=src) from None
         arrivals = Arrivals.for_log(replica.has, stored)
         try:
-            with db.iterator(prefix=b"!changes!") as changes:
-                for _change, key in changes:
-                    blob = db.get(b"!nodes!" + key)
+            with db.iterator(prefix=b"!nodes!") as stored:
+                blobs = dict(stored)  # one sequential scan: far quicker than a look-up per change
+            with db.iterator(prefix=b"!changes!", include_key=False) as changes:
+                for key in changes:
+                    blob = blobs.pop(b"!nodes!" + key, None)
                     if blob is None or len(blob) > MAX_RECORD:
                         raise ProtocolError(f"{src}: change entry for node {key[:80]!r} has no readable node")
                     arrivals.add(wire.parse("Node", blob))
+            if blobs:
+                raise ProtocolError(f"{src}: {len(blobs)} node(s) have no change entry; is it a hyperlog database?")
             tables = arrivals.tables()
         finally:
             arrivals.close()

@@ -188,31 +188,26 @@ def _empty(encoding: str) -> Manifest:
 
 def drop_known(index: KeyIndex, table: pa.Table) -> pa.Table:
     """``table`` without the rows whose keys the log holds already (order kept)."""
-    import pyarrow.compute as pc
-
     if not len(index) or not table.num_rows:
         return table
     incoming = segments.split_keys(segments.key_bytes(table.column("key")))
     known = index.present(incoming)
     if not known:
         return table
+    import pyarrow.compute as pc
+
     return table.filter(pc.invert(pc.is_in(table.column("key"), value_set=segments.binary32(sorted(known)))))
 
 
 def next_heads(old: Sequence[str], tables: Sequence[pa.Table]) -> tuple[str, ...]:
     """Heads after appending ``tables``: old heads and new keys that nothing new links."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    tables = [t for t in tables if t.num_rows]
-    if not tables:
+    linked: set[bytes] = set()
+    keys: list[bytes] = []
+    for table in tables:
+        linked.update(segments.split_keys(segments.links_per_row(table)[1]))
+        keys += segments.split_keys(segments.key_bytes(table.column("key")))
+    if not keys:
         return tuple(old)
-    table = tables[0] if len(tables) == 1 else pa.concat_tables(tables)
-    linked = segments.flat_links(table.column("links"))
-    keys = table.column("key")
-    olds = segments.binary32([bytes.fromhex(h) for h in old])
-    if len(linked):
-        keys = keys.filter(pc.invert(pc.is_in(keys, value_set=linked)))
-        olds = olds.filter(pc.invert(pc.is_in(olds, value_set=linked)))
-    text = segments.key_bytes(keys).hex() + segments.key_bytes(olds).hex()
-    return tuple(sorted({text[i : i + 64] for i in range(0, len(text), 64)}))
+    heads = {key.hex() for key in keys if key not in linked}
+    heads.update(h for h in old if bytes.fromhex(h) not in linked)
+    return tuple(sorted(heads))

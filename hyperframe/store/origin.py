@@ -24,7 +24,7 @@ import re
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -91,12 +91,18 @@ def assign(tables: list[pa.Table], origin: Origin) -> tuple[list[pa.Table], Orig
     A row that arrived under this origin's own log id with a seq above the highest given
     here moves the counter past it, so no seq is ever given twice under one id.
     """
-    import pyarrow.compute as pc
-
     seq = origin.seq
     out = []
     for table in tables:
         logs = table.column("log")
+        if logs.null_count == table.num_rows:  # all made here, the common case: no compute kernels
+            if seq + table.num_rows > MAX_SEQ:
+                raise OverflowError(f"log id {origin.log} has used up its seqs")
+            out.append(_with_origin(table, _repeated(origin.log, table.num_rows), _counting(seq, table.num_rows)))
+            seq += table.num_rows
+            continue
+        import pyarrow.compute as pc
+
         ours = _repeated(origin.log, table.num_rows)
         mine = pc.equal(logs, ours)
         if pc.any(mine).as_py():
@@ -111,13 +117,24 @@ def assign(tables: list[pa.Table], origin: Origin) -> tuple[list[pa.Table], Orig
             seqs = pc.if_else(
                 missing, pc.cast(pc.add(numbers, _repeated_int(seq, table.num_rows)), "uint32"), table.column("seq")
             )
-            table = table.set_column(
-                table.schema.get_field_index("log"), table.schema.field("log"), pc.if_else(missing, ours, logs)
-            )
-            table = table.set_column(table.schema.get_field_index("seq"), table.schema.field("seq"), seqs)
+            table = _with_origin(table, pc.if_else(missing, ours, logs), seqs)
             seq += count
         out.append(table)
     return out, Origin(origin.log, seq, origin.home)
+
+
+def _with_origin(table: pa.Table, logs: Any, seqs: Any) -> pa.Table:
+    table = table.set_column(table.schema.get_field_index("log"), table.schema.field("log"), logs)
+    return table.set_column(table.schema.get_field_index("seq"), table.schema.field("seq"), seqs)
+
+
+def _counting(after: int, n: int) -> pa.Array:
+    """``after + 1, after + 2, ...`` (n of them) as uint32."""
+    import numpy as np
+    import pyarrow as pa
+
+    numbers = np.arange(after + 1, after + 1 + n, dtype=np.uint32)
+    return pa.Array.from_buffers(pa.uint32(), n, [None, pa.py_buffer(numbers.tobytes())])
 
 
 # Arrays are built from buffers: a Python scalar would make pyarrow import pandas (see segments).

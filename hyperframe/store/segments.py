@@ -114,6 +114,18 @@ def as_keys(items: pa.Array | pa.ChunkedArray) -> pa.Array:
     array = one_array(items)
     if pa.types.is_fixed_size_binary(array.type) and array.type.byte_width == KEY_BYTES:
         return array
+    if pa.types.is_binary(array.type) and not array.null_count:  # straight from the buffers: no compute kernels
+        import numpy as np
+
+        bounds = array.buffers()[1]
+        offsets = np.frombuffer(bounds if bounds else b"", dtype=np.int32)[array.offset : array.offset + len(array) + 1]
+        if len(offsets) and not (np.diff(offsets) != KEY_BYTES).any():
+            data = array.buffers()[2]
+            start = int(offsets[0])
+            body = data.slice(start, KEY_BYTES * len(array)) if data is not None else pa.py_buffer(b"")
+            return pa.Array.from_buffers(pa.binary(KEY_BYTES), len(array), [None, body])
+        if len(offsets):
+            raise ValueError("a link is not a 32-byte key")
     try:
         return array.cast(pa.binary(KEY_BYTES))
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
@@ -122,9 +134,13 @@ def as_keys(items: pa.Array | pa.ChunkedArray) -> pa.Array:
 
 def flat_links(column: pa.Array | pa.ChunkedArray) -> pa.Array:
     """Every link of a links column, in row order, as ``fixed_size_binary(32)`` keys."""
-    import pyarrow.compute as pc
+    import numpy as np
 
-    return as_keys(pc.list_flatten(one_array(column)))
+    array = one_array(column)
+    if not len(array):
+        return as_keys(array.values.slice(0, 0))
+    bounds = np.frombuffer(array.buffers()[1], dtype=np.int32)[array.offset : array.offset + len(array) + 1]
+    return as_keys(array.values.slice(int(bounds[0]), int(bounds[-1] - bounds[0])))
 
 
 def one_array(column: pa.ChunkedArray | pa.Array) -> pa.Array:
@@ -265,14 +281,14 @@ def split_keys(raw: bytes) -> list[bytes]:
 def links_per_row(table: pa.Table) -> tuple[list[int], bytes]:
     """Row offsets into the flat link keys, and those keys concatenated (no per-row lists)."""
     import numpy as np
-    import pyarrow.compute as pc
 
     column = one_array(table.column("links"))
     if not len(column):
         return [0], b""
     # straight from the buffer: Array.to_numpy() would import pandas
     offsets = np.frombuffer(column.buffers()[1], dtype=np.int32)[column.offset : column.offset + len(column) + 1]
-    return (offsets - offsets[0]).tolist(), key_bytes(as_keys(pc.list_flatten(column)))
+    items = column.values.slice(int(offsets[0]), int(offsets[-1] - offsets[0]))  # the rows' links, no kernels
+    return (offsets - offsets[0]).tolist(), key_bytes(as_keys(items))
 
 
 def mismatched_rows(table: pa.Table) -> list[int]:
@@ -460,8 +476,7 @@ def parse(data: bytes, columns: list[str] | None = None, *, checksums: bool = Tr
 
 def check_links(table: pa.Table) -> None:
     """Refuse a links column with an item that is not 32 bytes (``DamagedSegment``)."""
-    import pyarrow.compute as pc
-
-    items = pc.list_flatten(one_array(table.column("links")))
-    if len(items) and pc.min_max(pc.binary_length(items)).as_py() != {"min": KEY_BYTES, "max": KEY_BYTES}:
-        raise DamagedSegment("a link is not a 32-byte key")
+    try:
+        flat_links(table.column("links"))
+    except ValueError:
+        raise DamagedSegment("a link is not a 32-byte key") from None
