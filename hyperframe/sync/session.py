@@ -54,7 +54,7 @@ if TYPE_CHECKING:
     from .replica import Replica
 
 PROTOCOL = "hyperframe-replicate"
-VERSION = 2
+VERSION = 3  # 3: NODES frames carry each node's origin (log, seq columns; format 3)
 _SEGMENT = struct.Struct("<8sI")
 MAX_SEGMENTS = 100_000
 #: the largest sketch anyone may ask for: one that fits in a frame
