@@ -29,9 +29,10 @@ HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE / "js"), str(HERE.parent)]
 
 import bench_core  # noqa: E402
+import bench_hyperlog  # noqa: E402
 import bench_sync  # noqa: E402
 
-ORDER = {**bench_core.BENCHMARKS, **bench_sync.BENCHMARKS}
+ORDER = {**bench_core.BENCHMARKS, **bench_sync.BENCHMARKS, **bench_hyperlog.BENCHMARKS}
 
 
 def main(argv: list[str] | None = None) -> int:
