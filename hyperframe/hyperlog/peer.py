@@ -41,8 +41,12 @@ __all__ = ["HyperlogReport", "MAX_LOGS", "MAX_PARKED", "run"]
 
 #: the most distinct log ids a peer may announce in one session
 MAX_LOGS = 100_000
-#: nodes that arrived ahead of their log's next seq, held until it comes (then refused)
+#: nodes that arrived before the nodes they link, held until those come (else refused)
 MAX_PARKED = 100_000
+#: ... and the bytes of their values, at most
+MAX_PARKED_BYTES = 64 * 1024 * 1024
+#: frames of unknown types (ignored, as hyperlog does) one session accepts
+MAX_IGNORED = 10_000
 #: frames read ahead of the session
 READ_AHEAD = 8
 _EOF = object()
@@ -234,12 +238,12 @@ class _Session:
 
         arrived = self.arrived
         waiting: dict[bytes, list[Any]] = {}  # parked nodes, by the first link they still lack
-        parked = 0
+        parked = parked_bytes = ignored = 0
 
         def place(node: Any) -> None:
             """Take ``node`` if every link is held or arrived, else park it on a missing one
             (a sender may send a node before the log its links live in was even wanted)."""
-            nonlocal parked
+            nonlocal parked, parked_bytes
             ready = [node]
             while ready:
                 node = ready.pop()
@@ -247,10 +251,14 @@ class _Session:
                     (link for link in node.links if _raw(link) not in arrived and _raw(link) not in index.held), None
                 )
                 if lacking is not None:
-                    if parked >= MAX_PARKED:
-                        raise ProtocolError(f"the hyperlog peer sent more than {MAX_PARKED} nodes before their links")
-                    waiting.setdefault(_raw(lacking), []).append(node)
                     parked += 1
+                    parked_bytes += len(node.value)
+                    if parked > MAX_PARKED or parked_bytes > MAX_PARKED_BYTES:
+                        raise ProtocolError(
+                            f"the hyperlog peer sent more than {MAX_PARKED} nodes (or {MAX_PARKED_BYTES >> 20} MiB) "
+                            "before the nodes they link; refused, nothing committed"
+                        )
+                    waiting.setdefault(_raw(lacking), []).append(node)
                     continue
                 key = arrivals.add(node)
                 slots[(node.log, node.seq)] = key
@@ -258,6 +266,7 @@ class _Session:
                 self.report.received += 1
                 woken = waiting.pop(key, [])
                 parked -= len(woken)
+                parked_bytes -= sum(len(n.value) for n in woken)
                 ready.extend(woken)
 
         def advance(log: str, seq: int) -> None:
@@ -318,7 +327,10 @@ class _Session:
                 got_heads = True
             elif kind == wire.SENT_WANTS:
                 got_wants = True
-            # other types are ignored, as hyperlog does
+            else:  # other types are ignored, as hyperlog does, but not without end
+                ignored += 1
+                if ignored > MAX_IGNORED:
+                    raise ProtocolError(f"the hyperlog peer sent more than {MAX_IGNORED} frames of unknown types")
             if receiving and not sent_wants and got_heads and missing <= 0:
                 self.send(wire.SENT_WANTS)
                 sent_wants = True

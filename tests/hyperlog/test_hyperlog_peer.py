@@ -235,3 +235,46 @@ def test_a_silent_peer_meets_the_timeout(tmp_path: Path) -> None:
     os.close(w_in)
     os.close(r_out)
     assert len(hyperframe.open(tmp_path / "py.db")) == 0
+
+
+def test_signed_nodes_travel_through_js_intact_and_are_verified(tmp_path: Path) -> None:
+    from hyperframe import signing
+
+    me, stranger = signing.keypair(), signing.keypair()
+    signed = hyperframe.open(tmp_path / "signed.db", encoding="json", identity=me.identity, sign=me.sign)
+    for i in range(5):
+        signed.append({"signed": i})
+    js = tmp_path / "js.db"
+    assert pipe([js, "--mode", "pull"], [signed.path, "--mode", "push"]).returncode == 0
+    back = tmp_path / "back.db"
+    assert pipe([js], [back, "--mode", "pull"]).returncode == 0  # JS -> a second hyperframe log
+    nodes = list(hyperframe.open(back))
+    assert len(nodes) == 5 and all(n.identity == me.identity and signing.valid(n) for n in nodes)
+    # a log that trusts only someone else refuses them all: nothing committed, one line
+    strict = tmp_path / "strict.db"
+    (tmp_path / "team.trust").write_text(stranger.identity.hex() + "\n")
+    done = pipe([js], [strict, "--mode", "pull", "--trust", tmp_path / "team.trust"])
+    assert done.returncode != 0 and "invalid signature" in done.stderr and "Traceback" not in done.stderr
+    assert not (strict / "_hyperframe" / "manifests").is_dir() or len(hyperframe.open(strict)) == 0
+
+
+def test_endless_unknown_frames_are_cut_off(tmp_path: Path) -> None:
+    log = hyperframe.open(tmp_path / "py.db", encoding="json")
+    junk = (wire.varint(2) + b"\x09z") * (peer.MAX_IGNORED + 1)
+    with pytest.raises(hyperframe.ProtocolError, match="unknown types"):
+        _scripted(log, _hello_and_have("jslog", 1) + junk)
+
+
+def test_nodes_whose_links_never_come_are_bounded_and_refused(tmp_path: Path) -> None:
+    log = hyperframe.open(tmp_path / "py.db", encoding="json")
+    missing = "cd" * 32
+    frames = _hello_and_have("jslog", 3)
+    for seq in (1, 2, 3):  # each links a node nobody sends
+        value = json.dumps({"orphan": seq}).encode()
+        msg = wire.message(
+            "Node", change=seq, key=node_key(value, [missing]), log="jslog", seq=seq, value=value, links=[missing]
+        )
+        frames += wire.encode(wire.NODE, msg)
+    with pytest.raises(hyperframe.ReplicationError, match="could not be placed"):
+        _scripted(log, frames)
+    assert len(hyperframe.open(tmp_path / "py.db")) == 0
