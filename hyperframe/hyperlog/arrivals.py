@@ -25,13 +25,29 @@ CHUNK_ROWS = 4096
 
 
 def _hex_key(text: str, what: str) -> bytes:
-    try:
-        raw = bytes.fromhex(text)
-    except ValueError:
-        raw = b""
-    if len(text) != 64 or len(raw) != 32:  # 64 characters that give 32 bytes: no spaces either
-        raise ProtocolError(f"the hyperlog peer sent {what} {text[:80]!r}, which is not a 64-digit hex key")
+    return _hex_keys([text], what)
+
+
+def _hex_keys(texts: list[str], what: str) -> bytes:
+    """Hex keys as their raw bytes, concatenated (one conversion for the lot)."""
+    raw = b""
+    if all(len(text) == 64 for text in texts):
+        try:
+            raw = bytes.fromhex("".join(texts))
+        except ValueError:
+            pass
+    if len(raw) != 32 * len(texts):  # 64 characters each that give 32 bytes each: no spaces either
+        bad = next(t for t in texts if len(t) != 64 or len(bytes.fromhex(t) if _is_hex(t) else b"") != 32)
+        raise ProtocolError(f"the hyperlog peer sent {what} {bad[:80]!r}, which is not a 64-digit hex key")
     return raw
+
+
+def _is_hex(text: str) -> bool:
+    try:
+        bytes.fromhex(text)
+    except ValueError:
+        return False
+    return True
 
 
 @dataclass
@@ -39,7 +55,7 @@ class Arrivals:
     """Collect hyperlog nodes, check them in chunks, hand back segment tables to commit."""
 
     incoming: Incoming
-    rows: list[tuple[bytes, list[bytes], bytes, bytes | None, bytes | None, str, int]] = field(default_factory=list)
+    rows: list[tuple[bytes, list[str], bytes, bytes | None, bytes | None, str, int]] = field(default_factory=list)
     count: int = 0
 
     @classmethod
@@ -51,7 +67,7 @@ class Arrivals:
     def add(self, node: Any, *, log: str | None = None, seq: int | None = None) -> bytes:
         """Take one parsed ``Node`` message (``log``/``seq`` override the message's); its raw key."""
         key = _hex_key(node.key, "a node key")
-        links = [_hex_key(link, "a link") for link in node.links]
+        links = list(node.links)  # hex, converted per chunk in flush
         log = node.log if log is None else log
         seq = node.seq if seq is None else seq
         if not seq:
@@ -70,8 +86,14 @@ class Arrivals:
 
         if not self.rows:
             return
-        table = segments.make_table(*(list(column) for column in zip(*self.rows, strict=True)))
+        keys, links, values, identities, signatures, logs, seqs = (list(c) for c in zip(*self.rows, strict=True))
         self.rows = []
+        flat = segments.split_keys(_hex_keys([link for row in links for link in row], "a link"))
+        at, raw_links = 0, []
+        for row in links:
+            raw_links.append(flat[at : at + len(row)])
+            at += len(row)
+        table = segments.make_table(keys, raw_links, values, identities, signatures, logs, seqs)
         wrong = segments.check_origin(table)  # log ids, vectorized (seqs are uint32 on the wire)
         if wrong is not None:
             raise ProtocolError(f"the hyperlog peer sent a node with {wrong}; nothing was committed")

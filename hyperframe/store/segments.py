@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import io
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..errors import UsageError
 from ..keys import KEY_BYTES, row_keys
@@ -90,6 +90,24 @@ def binaries(values: list[bytes]) -> pa.Array:
     return pa.BinaryArray.from_buffers(
         pa.binary(), len(values), [None, _offsets(list(map(len, values))), pa.py_buffer(b"".join(values))]
     )
+
+
+def optional_column(values: list[Any], kind: pa.DataType) -> pa.Array:
+    """A nullable ``binary``, ``string`` or ``uint32`` column from a list with Nones, built
+    from buffers (``pa.array`` of a Python list would import pandas)."""
+    import numpy as np
+    import pyarrow as pa
+
+    n = len(values)
+    present = [v is not None for v in values]
+    if not any(present):
+        return pa.nulls(n, kind)
+    validity = None if all(present) else pa.py_buffer(np.packbits(np.array(present), bitorder="little").tobytes())
+    if pa.types.is_uint32(kind):
+        numbers = np.array([0 if v is None else v for v in values], dtype=np.uint32)
+        return pa.Array.from_buffers(kind, n, [validity, pa.py_buffer(numbers.tobytes())])
+    raw = [b"" if v is None else (v.encode() if isinstance(v, str) else v) for v in values]
+    return pa.Array.from_buffers(kind, n, [validity, _offsets(list(map(len, raw))), pa.py_buffer(b"".join(raw))])
 
 
 def link_lists(links: list[list[bytes]]) -> pa.Array:
@@ -192,7 +210,7 @@ def make_table(
     n = len(keys)
     fields = schema()
     optional = [
-        pa.nulls(n, fields.field(name).type) if column is None else pa.array(column, fields.field(name).type)
+        pa.nulls(n, fields.field(name).type) if column is None else optional_column(column, fields.field(name).type)
         for name, column in zip(OPTIONAL_COLUMNS, (identities, signatures, logs, seqs), strict=True)
     ]
     return pa.Table.from_arrays([binary32(keys), link_lists(links), binaries(values), *optional], schema=fields)
@@ -224,7 +242,7 @@ def check_origin(table: pa.Table) -> str | None:
     if logs.null_count != len(logs):
         if not pc.all(pc.match_substring_regex(logs.drop_null(), f"^{LOG_ID}$")).as_py():
             return "a log id that is not 1-64 letters, digits or _.:-"
-        if pc.any(pc.equal(seqs, 0)).as_py():
+        if pc.min(seqs).as_py() == 0:  # (no Python scalar: that would import pandas)
             return "seq 0 (seqs start at 1)"
     if not pc.all(pc.equal(logs.is_null(), seqs.is_null())).as_py():
         return "a log id without a seq, or a seq without a log id"
