@@ -321,14 +321,21 @@ def segment_id(keys: pa.Array | pa.ChunkedArray) -> str:
     return hashlib.sha256(key_bytes(keys)).hexdigest()
 
 
+#: about how many bytes of Arrow data one row group of a segment holds (a reader decodes
+#: a row group whole; replication sends a segment one row group at a time)
+ROW_GROUP_BYTES = 16 * 1024 * 1024
+
+
 def encode(table: pa.Table, encoding: str) -> bytes:
     """Serialize a segment table to Parquet bytes."""
     import pyarrow.parquet as pq
 
     sink = io.BytesIO()
+    rows = max(1, table.num_rows * ROW_GROUP_BYTES // max(table.nbytes, 1))
     pq.write_table(
         table.replace_schema_metadata({ENCODING_META: encoding.encode()}),
         sink,
+        row_group_size=min(rows, 1 << 20),  # a sender decodes one row group at a time: keep them small
         compression="zstd",
         use_dictionary=["value"],
         write_statistics=False,

@@ -84,3 +84,14 @@ def test_a_manifest_origin_that_is_malformed_is_damage(tmp_path: Path) -> None:
     newest.write_text(json.dumps(doc))
     with pytest.raises(hyperframe.CorruptLogError, match="origin log id"):
         len(hyperframe.open(log.path))
+
+
+def test_a_big_segment_is_cut_into_row_groups_a_sender_can_decode_one_at_a_time(tmp_path: Path) -> None:
+    import os
+
+    log = hyperframe.open(tmp_path / "big.db", encoding="binary")
+    log.batch([{"value": os.urandom(1 << 20)} for _ in range(40)])  # one ~40 MiB segment
+    (file,) = log.files()
+    meta = pq.ParquetFile(file).metadata
+    assert meta.num_row_groups >= 3
+    assert all(meta.row_group(i).total_byte_size <= 20 * 1024 * 1024 for i in range(meta.num_row_groups))
