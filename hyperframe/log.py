@@ -276,7 +276,12 @@ class Log:
             rows = self._new_rows(keys, links_of, existing)
             if not rows:
                 return Change()
-            nodes = [node_of(keys[i], links_of[i], items[i], 0, identities[i]) for i in rows]
+            # Node objects only when someone looks at them before the write (signing, events)
+            nodes = (
+                [node_of(keys[i], links_of[i], items[i], 0, identities[i]) for i in rows]
+                if signs or self._events.any
+                else []
+            )
             if signs:
                 for node, i in zip(nodes, rows):
                     if keys[i] not in signatures:  # sign() may raise: the add fails, nothing is written
