@@ -24,7 +24,8 @@ if TYPE_CHECKING:
 CHUNK_ROWS = 4096
 
 
-def _hex_key(text: str, what: str) -> bytes:
+def hex_key(text: str, what: str = "a node key") -> bytes:
+    """One hex key as its 32 raw bytes (``ProtocolError`` if it is not one)."""
     return _hex_keys([text], what)
 
 
@@ -55,7 +56,7 @@ class Arrivals:
     """Collect hyperlog nodes, check them in chunks, hand back segment tables to commit."""
 
     incoming: Incoming
-    rows: list[tuple[bytes, list[str], bytes, bytes | None, bytes | None, str, int]] = field(default_factory=list)
+    rows: list[tuple[str, list[str], bytes, bytes | None, bytes | None, str, int]] = field(default_factory=list)
     count: int = 0
 
     @classmethod
@@ -64,10 +65,10 @@ class Arrivals:
 
         return cls(Incoming(local_has=local_has, undecodable=encoding.undecodable_rows))
 
-    def add(self, node: Any, *, log: str | None = None, seq: int | None = None) -> bytes:
-        """Take one parsed ``Node`` message (``log``/``seq`` override the message's); its raw key."""
-        key = _hex_key(node.key, "a node key")
-        links = list(node.links)  # hex, converted per chunk in flush
+    def add(self, node: Any, *, log: str | None = None, seq: int | None = None) -> None:
+        """Take one parsed ``Node`` message (``log``/``seq`` override the message's)."""
+        key = node.key  # hex, like the links: converted per chunk in flush
+        links = list(node.links)
         log = node.log if log is None else log
         seq = node.seq if seq is None else seq
         if not seq:
@@ -78,7 +79,6 @@ class Arrivals:
         self.count += 1
         if len(self.rows) >= CHUNK_ROWS:
             self.flush()
-        return key
 
     def flush(self) -> None:
         """Check what was collected (``RejectedNodeError`` / ``ProtocolError`` on a bad node)."""
@@ -88,6 +88,7 @@ class Arrivals:
             return
         keys, links, values, identities, signatures, logs, seqs = (list(c) for c in zip(*self.rows, strict=True))
         self.rows = []
+        keys = segments.split_keys(_hex_keys(keys, "a node key"))
         flat = segments.split_keys(_hex_keys([link for row in links for link in row], "a link"))
         at, raw_links = 0, []
         for row in links:

@@ -30,7 +30,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 from ..errors import PeerTimeoutError, ProtocolError, ReplicationError, UsageError
 from . import wire
-from .arrivals import Arrivals
+from .arrivals import Arrivals, hex_key
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -47,8 +47,11 @@ MAX_PARKED = 100_000
 MAX_PARKED_BYTES = 64 * 1024 * 1024
 #: frames of unknown types (ignored, as hyperlog does) one session accepts
 MAX_IGNORED = 10_000
-#: frames read ahead of the session
-READ_AHEAD = 8
+#: live mode commits what arrived at least this often (bytes of frames)
+LIVE_BATCH_BYTES = 16 * 1024 * 1024
+#: frames, and bytes of frames, read ahead of the session (besides the one it handles)
+READ_AHEAD = 64
+READ_AHEAD_BYTES = 16 * 1024 * 1024
 _EOF = object()
 
 
@@ -115,12 +118,18 @@ class _Session:
         self.outgoing: queue.Queue[bytes | None] = queue.Queue(64)
         self.write_error: BaseException | None = None
         self.arrived: set[bytes] = set()  # keys the peer sent: never sent back to it
+        self.room = threading.Condition()
+        self.queued = 0  # bytes of frames read and not yet taken
 
     # --- the byte stream ---------------------------------------------------------------
 
     def _read_loop(self) -> None:
         try:
             while (body := wire.read_frame(self.reader)) is not None:
+                with self.room:  # bounded by bytes too: 64 frames of 32 MiB would be 2 GiB
+                    while self.queued and self.queued + len(body) > READ_AHEAD_BYTES:
+                        self.room.wait()
+                    self.queued += len(body)
                 self.incoming.put(body)
             self.incoming.put(_EOF)
         except ProtocolError as exc:
@@ -169,6 +178,10 @@ class _Session:
             return None
         if isinstance(item, BaseException):
             raise item
+        if isinstance(item, bytes):
+            with self.room:
+                self.queued -= len(item)
+                self.room.notify()
         return item
 
     # --- the protocol --------------------------------------------------------------------
@@ -260,7 +273,8 @@ class _Session:
                         )
                     waiting.setdefault(_raw(lacking), []).append(node)
                     continue
-                key = arrivals.add(node)
+                arrivals.add(node)
+                key = hex_key(node.key)
                 slots[(node.log, node.seq)] = key
                 arrived.add(key)
                 self.report.received += 1
@@ -377,6 +391,7 @@ class _Session:
         while self.stop is None or not self.stop():
             item = self.receive(0.05)
             got: list[Any] = []
+            size = 0
             while item is not None:
                 if item is _EOF:
                     self._commit_live(replica, got, received, encoding)
@@ -384,7 +399,9 @@ class _Session:
                 assert isinstance(item, bytes)
                 if item[0] == wire.NODE:
                     got.append(wire.parse("Node", item[1:]))
-                item = self.receive(0.0) if len(got) < 1000 else None
+                    size += len(item)
+                # commit at least every 1,000 nodes or 16 MiB: memory stays bounded however long it runs
+                item = self.receive(0.0) if len(got) < 1000 and size < LIVE_BATCH_BYTES else None
             self._commit_live(replica, got, received, encoding)
             rows = replica.rows(seen)
             seen += rows.num_rows
@@ -400,14 +417,16 @@ class _Session:
     def _commit_live(self, replica: Any, nodes: list[Any], received: set[bytes], encoding: Any) -> None:
         if not nodes:
             return
-        held = replica.has([bytes.fromhex(n.key) for n in nodes if len(n.key) == 64])
-        fresh = [n for n in nodes if bytes.fromhex(n.key) not in held]
+        keys = [hex_key(n.key) for n in nodes]
+        held = replica.has(keys)
+        fresh = [n for n, key in zip(nodes, keys, strict=True) if key not in held]
         if not fresh:
             return
         arrivals = Arrivals.for_log(replica.has, encoding)
         try:
             for node in fresh:
-                received.add(arrivals.add(node))
+                arrivals.add(node)
+                received.add(hex_key(node.key))
             replica.commit(arrivals.tables())
             self.report.received += len(fresh)
         finally:
@@ -415,10 +434,7 @@ class _Session:
 
 
 def _raw(link: str) -> bytes:
-    try:
-        return bytes.fromhex(link)
-    except ValueError:
-        raise ProtocolError(f"the hyperlog peer sent a link {link[:80]!r} that is not a hex key") from None
+    return hex_key(link, "a link")
 
 
 def _gaps(slots: dict[tuple[str, int], bytes], top: dict[str, int]) -> list[str]:
