@@ -86,8 +86,10 @@ class _Index:
         self.keys = [bytes(k) for k in rows.column("key").to_pylist()]
         self.by_slot: dict[tuple[str, int], int] = {}
         self.top: dict[str, int] = {}
+        self.unplaced = 0  # nodes without an origin (a format-2 log not written since)
         for row, (log, seq) in enumerate(zip(logs, seqs, strict=True)):
             if log is None:
+                self.unplaced += 1
                 continue
             self.by_slot.setdefault((log, seq), row)
             self.top[log] = max(self.top.get(log, 0), seq)
@@ -196,6 +198,11 @@ class _Session:
 
         encoding = get_encoding(replica.state().encoding)
         index = _Index(replica.rows(0))
+        if index.unplaced:
+            raise UsageError(
+                f"{self.log.path} was written by an older hyperframe and {index.unplaced} of its nodes have no "
+                f"hyperlog log id yet; run `hyperframe compact {self.log.path}` once (it gives them this log's)"
+            )
         arrivals = Arrivals.for_log(lambda keys: {k for k in keys if k in index.held}, encoding)
         try:
             self._exchange(index, arrivals)

@@ -278,3 +278,16 @@ def test_nodes_whose_links_never_come_are_bounded_and_refused(tmp_path: Path) ->
     with pytest.raises(hyperframe.ReplicationError, match="could not be placed"):
         _scripted(log, frames)
     assert len(hyperframe.open(tmp_path / "py.db")) == 0
+
+
+def test_an_older_log_is_asked_to_be_compacted_first_then_replicates(tmp_path: Path) -> None:
+    from helpers import write_format1_log
+
+    old = tmp_path / "old.db"
+    write_format1_log(old, [['"a"', '"b"']], encoding="json")  # JSON texts: the JS side decodes them
+    js = tmp_path / "js.db"
+    done = pipe([js, "--mode", "pull"], [old, "--mode", "push"])
+    assert done.returncode != 0 and "hyperframe compact" in done.stderr and "Traceback" not in done.stderr
+    hyperframe.open(old).compact()  # upgrades: its nodes get this log's id and seqs 1, 2
+    assert pipe([js, "--mode", "pull"], [old, "--mode", "push"]).returncode == 0
+    assert len(dump(js)) == 2
