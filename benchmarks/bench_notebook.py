@@ -21,6 +21,10 @@ Lines printed (``ours``/``baseline`` are medians of ``--repeat`` runs after one 
 
 The log is a JSON log built with ``log.batch`` in chunks of 100,000: two writers taking
 turns (node i links node i-2), and every 100th node a merge of both writers' latest nodes.
+
+``benchmarks/run.py`` runs the issue-13 lines from here (``BENCHMARKS``: ``json_columns``,
+``json_check``, ``big_diff``, ``big_widget``), each against a baseline timed in the same
+run; see ``benchmarks/README.md``.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -184,6 +189,174 @@ def bench_plot(work: Path, repeat: int) -> None:
         f"500 nodes: plot() {seconds:.2f} s from a freshly opened log (target < 2 s); savefig PNG {save_s:.2f} s more",
         seconds < 2.0,
     )
+
+
+# --- the lines benchmarks/run.py prints (issue 13) -------------------------------------------
+
+
+@dataclass(frozen=True)
+class NotebookSizes:
+    json_n: int  # nodes of the JSON log whose fields are expanded
+    check_n: int  # received values whose JSON is checked
+    pair_n: int  # nodes each log of the diff/widget pair shares
+    pair_k: int  # nodes each side adds on top (1 %)
+    reps: int
+
+
+NB_FULL = NotebookSizes(json_n=1_000_000, check_n=100_000, pair_n=200_000, pair_k=2_000, reps=3)
+NB_QUICK = NotebookSizes(json_n=20_000, check_n=5_000, pair_n=10_000, pair_k=100, reps=2)
+
+
+def _nb_sizes(ctx: Any) -> NotebookSizes:
+    return NB_QUICK if ctx.quick else NB_FULL
+
+
+def _json_log(ctx: Any) -> hyperframe.Log:
+    """The penguin-like JSON log of ``json_n`` nodes (:func:`build`), built once per run."""
+    n = _nb_sizes(ctx).json_n
+    path = ctx.work / f"nb-json-{n}.db"
+    if not path.exists():
+        start = time.perf_counter()
+        build(path, n)
+        ctx.note(f"(built the {n:,}-node JSON log in {time.perf_counter() - start:.0f} s)")
+    return hyperframe.open(path)
+
+
+def pair(ctx: Any) -> tuple[Path, Path]:
+    """Two JSON logs sharing ``pair_n`` nodes (one a copy of the other), each with ``pair_k`` of its own."""
+    sizes = _nb_sizes(ctx)
+    a, b = ctx.work / f"nb-pair-{sizes.pair_n}-a.db", ctx.work / f"nb-pair-{sizes.pair_n}-b.db"
+    if not b.exists():
+        build(a, sizes.pair_n)
+        shutil.copytree(a, b)
+        for path, side in ((a, "a"), (b, "b")):
+            log = hyperframe.open(path)
+            head = log.heads()[0]
+            log.batch(
+                [{"value": {"side": side, "j": j}, "links": [head] if j == 0 else []} for j in range(sizes.pair_k)]
+            )
+    return a, b
+
+
+def bench_json_columns(ctx: Any) -> None:
+    """``to_pandas()`` with the JSON fields as columns against pyarrow reading the same files."""
+    import pyarrow.parquet as pq
+    from bench_core import fmt_s
+
+    sizes = _nb_sizes(ctx)
+    log = _json_log(ctx)
+    files = segment_files(log)
+    n = len(log)
+    base_s, base_df = timed(lambda: pq.read_table(files).to_pandas(), sizes.reps)
+    ours_s, ours_df = timed(lambda: log.to_pandas(progress=False), sizes.reps)
+    plain_s, _ = timed(lambda: log.to_pandas(expand=False, progress=False), sizes.reps)
+    assert len(ours_df) == len(base_df) == n and "bill.length_mm" in ours_df.columns
+    ratio = ours_s / base_s
+    ctx.emit(
+        f"to_pandas_json_fields_{n:_}",
+        ours=f"log.to_pandas() {fmt_s(ours_s)} ({len(ours_df.columns) - 5} value columns; "
+        f"{fmt_s(ours_s - plain_s)} more than expand=False)",
+        baseline=f"pq.read_table(files).to_pandas() {fmt_s(base_s)}",
+        ratio=ratio,
+        ratio_text="ours/baseline",
+        target="<= 1.5x",
+        met=ratio <= 1.5,
+        seconds=ours_s,
+        baseline_seconds=base_s,
+        plain_seconds=plain_s,
+    )
+
+
+def bench_json_check(ctx: Any) -> None:
+    """The JSON check of received values: the scan against ``json.loads`` of each value."""
+    import pyarrow.parquet as pq
+    from bench_core import fmt_s
+
+    from hyperframe.encodings import _json_undecodable, _json_undecodable_each
+
+    sizes = _nb_sizes(ctx)
+    values = pq.read_table(segment_files(_json_log(ctx)), columns=["value"]).column("value")
+    values = values.slice(0, sizes.check_n)
+    n = len(values)
+    base_s, expected = timed(lambda: _json_undecodable_each(values.to_pylist()), sizes.reps)
+    ours_s, got = timed(lambda: _json_undecodable(values), sizes.reps)
+    assert got == expected == []
+    ctx.emit(
+        f"json_check_{n:_}_values",
+        ours=f"one scan at known offsets {fmt_s(ours_s)}",
+        baseline=f"json.loads of each value (the check before issue 13) {fmt_s(base_s)}",
+        ratio=ours_s / base_s,
+        ratio_text="ours/baseline",
+        target="faster, refusing exactly the same values",
+        met=ours_s < base_s,
+        seconds=ours_s,
+        baseline_seconds=base_s,
+    )
+
+
+def bench_big_diff(ctx: Any) -> None:
+    """``hyperframe.diff`` of two logs that each hold 1 % the other lacks, opened fresh."""
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+    from bench_core import fmt_s
+
+    sizes = _nb_sizes(ctx)
+    a, b = pair(ctx)
+
+    def floor() -> int:
+        keys = [pq.read_table(segment_files(hyperframe.open(p)), columns=["key"]).column("key") for p in (a, b)]
+        return int(pc.sum(pc.is_in(keys[0], value_set=keys[1].combine_chunks())).as_py())
+
+    base_s, shared = timed(floor, sizes.reps)
+    ours_s, found = timed(lambda: hyperframe.diff(a, b), sizes.reps)
+    assert found.shared == shared == sizes.pair_n and len(found.only_in_a) == len(found.only_in_b) == sizes.pair_k
+    total = sizes.pair_n + sizes.pair_k
+    ctx.emit(
+        f"diff_{total:_}_plus_1pct_each_side",
+        ours=f"hyperframe.diff(A, B) from paths {fmt_s(ours_s)}",
+        baseline=f"pq.read_table of both key columns + pc.is_in {fmt_s(base_s)}",
+        ratio=ours_s / base_s,
+        ratio_text="ours/baseline",
+        target="< 1 s",
+        met=ours_s < 1.0,
+        seconds=ours_s,
+        baseline_seconds=base_s,
+    )
+
+
+def bench_big_widget(ctx: Any) -> None:
+    """``merge_widget(A, B)`` from paths until it is built, and opening its graph section."""
+    from bench_core import fmt_s
+
+    sizes = _nb_sizes(ctx)
+    a, b = pair(ctx)
+    base_s, _ = timed(lambda: hyperframe.diff(a, b), sizes.reps)
+    ours_s, widget = timed(lambda: hyperframe.merge_widget(a, b), sizes.reps)
+    assert widget.diff is not None and len(widget.diff.only_in_a) == sizes.pair_k
+    start = time.perf_counter()
+    widget.sections.selected_index = 1  # draws the diff plot
+    graph_s = time.perf_counter() - start
+    total = sizes.pair_n + sizes.pair_k
+    ctx.emit(
+        f"merge_widget_{total:_}_plus_1pct_each_side",
+        ours=f"merge_widget(A, B) from paths {fmt_s(ours_s)} (opening its graph section: {fmt_s(graph_s)} more)",
+        baseline=f"hyperframe.diff(A, B) {fmt_s(base_s)}",
+        ratio=ours_s / base_s,
+        ratio_text="ours/baseline",
+        target="< 2 s",
+        met=ours_s < 2.0,
+        seconds=ours_s,
+        baseline_seconds=base_s,
+        graph_seconds=graph_s,
+    )
+
+
+BENCHMARKS: dict[str, Callable[[Any], None]] = {
+    "json_columns": bench_json_columns,
+    "json_check": bench_json_check,
+    "big_diff": bench_big_diff,
+    "big_widget": bench_big_widget,
+}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -30,9 +30,15 @@ sys.path[:0] = [str(HERE), str(HERE / "js"), str(HERE.parent)]
 
 import bench_core  # noqa: E402
 import bench_hyperlog  # noqa: E402
+import bench_notebook  # noqa: E402
 import bench_sync  # noqa: E402
 
-ORDER = {**bench_core.BENCHMARKS, **bench_sync.BENCHMARKS, **bench_hyperlog.BENCHMARKS}
+ORDER = {
+    **bench_core.BENCHMARKS,
+    **bench_sync.BENCHMARKS,
+    **bench_hyperlog.BENCHMARKS,
+    **bench_notebook.BENCHMARKS,
+}
 
 
 def main(argv: list[str] | None = None) -> int:

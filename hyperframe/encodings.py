@@ -16,9 +16,9 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from .errors import EncodingError, UsageError
 
@@ -211,8 +211,107 @@ def _json_parse_text(text: str) -> Any:
 
 
 def _json_undecodable(values: pa.Array | pa.ChunkedArray) -> list[int]:
+    """Rows :func:`_json_decode` refuses, with one scan per value and nothing else per value.
+
+    The values of a chunk are decoded as one string, each followed by a newline, and
+    the C scanner of :mod:`json` parses each value from its own offset: a row is valid
+    when a value starts there (after whitespace) and ends before the row's end with only
+    whitespace after it. Every JSON value ends at a token the scanner cannot read past
+    (a newline ends a number or a literal; a string cannot hold a raw newline), so a
+    row's parse never reaches into the next one, and a row is never judged by joining
+    it to its neighbours. Rows where ``json.loads(bytes)`` does more than that go
+    through the per-value check instead: nulls, a NUL byte or a UTF-8 BOM (it then
+    guesses UTF-16/32 or strips the BOM), more than :data:`MAX_DEPTH` brackets; so does
+    a chunk that is not valid UTF-8 as a whole (``json.loads`` lets surrogates through).
+
+    >>> import pyarrow as pa
+    >>> _json_undecodable(pa.array([b'{"a": [1, 2]}', b"1,2", b"[3", b"4]", b" null\\n"]))
+    [1, 2, 3]
+    """
+    import pyarrow as pa
+
+    chunks = values.chunks if isinstance(values, pa.ChunkedArray) else [values]
+    bad: list[int] = []
+    done = 0
+    for chunk in chunks:
+        bad.extend(done + row for row in _json_undecodable_chunk(chunk))
+        done += len(chunk)
+    return bad
+
+
+def _json_undecodable_chunk(values: pa.Array) -> list[int]:
+    import json.scanner
+
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    n = len(values)
+    if n == 0:
+        return []
+    if pa.types.is_string(values.type) or pa.types.is_large_string(values.type):
+        values = values.cast(pa.large_binary())
+    try:
+        text = values.cast(pa.large_string())  # validates UTF-8 in C
+    except pa.ArrowInvalid:
+        return _json_undecodable_each(values.to_pylist())
+    joined = pc.binary_join_element_wise(
+        text.fill_null(""), pa.scalar("", pa.large_string()), pa.scalar("\n", pa.large_string())
+    )
+    _, offsets, data = joined.buffers()
+    bounds = np.frombuffer(offsets, dtype=np.int64, count=n + 1, offset=8 * joined.offset)
+    raw = data.slice(int(bounds[0]), int(bounds[n] - bounds[0])).to_pybytes()
+    # rows json.loads(bytes) treats otherwise go one at a time: nulls, a UTF-8 BOM, a NUL
+    # byte, and more than MAX_DEPTH brackets (only a value longer than that can have them)
+    special = pc.or_kleene(pc.is_null(values), pc.starts_with(values, "\ufeff"))
+    if b"\x00" in raw:
+        special = pc.or_kleene(special, pc.match_substring(values, "\x00"))
+    long = np.flatnonzero(np.asarray(pc.greater(pc.binary_length(values), MAX_DEPTH).fill_null(False)))
+    if len(long):
+        some = values.take(pa.array(long, pa.int64()))
+        deep = pc.greater(pc.add(pc.count_substring(some, "["), pc.count_substring(some, "{")), MAX_DEPTH)
+        hits = long[np.asarray(deep.fill_null(False))]
+        special = pc.or_kleene(special, pc.is_in(pa.array(np.arange(n)), value_set=pa.array(hits, pa.int64())))
+    odd = np.flatnonzero(np.asarray(special.fill_null(True), dtype=bool)).tolist()
+    lengths = np.asarray(pc.utf8_length(text).fill_null(0), dtype=np.int64)
+    starts = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(lengths + 1, out=starts[1:])
+    source = raw.decode("utf-8")
+    # the C scanner where there is one (typeshed types make_scanner as a class of its own)
+    scan = cast("Callable[[str, int], tuple[Any, int]]", json.scanner.make_scanner(cast(Any, json.JSONDecoder())))
+    space = _JSON_SPACE
+    skip = set(odd)
     bad = []
-    for row, data in enumerate(values.to_pylist()):
+    for row, (start, stop) in enumerate(zip(starts[:-1].tolist(), (starts[1:] - 1).tolist())):
+        try:
+            end = scan(source, start)[1]  # no value at `start`: whitespace first, or none
+        except StopIteration:
+            at = space(source, start).end()
+            if at >= stop:
+                end = stop + 1  # no value in the row at all
+            else:
+                try:
+                    end = scan(source, at)[1]
+                except (StopIteration, ValueError, RecursionError):
+                    end = stop + 1
+        except (ValueError, RecursionError):
+            end = stop + 1
+        if end != stop and (end > stop or space(source, end).end() < stop) and row not in skip:
+            bad.append(row)
+    if odd:
+        refused = _json_undecodable_each(values.take(pa.array(odd, pa.int64())).to_pylist())
+        bad = sorted(bad + [odd[i] for i in refused])
+    return bad
+
+
+#: JSON's whitespace, as :mod:`json` skips it around a value (always matches)
+_JSON_SPACE = cast("Callable[[str, int], re.Match[str]]", re.compile(r"[ \t\n\r]*").match)
+
+
+def _json_undecodable_each(values: Sequence[bytes]) -> list[int]:
+    """The rows :func:`_json_decode` refuses, one value at a time."""
+    bad = []
+    for row, data in enumerate(values):
         try:
             _json_decode(data)
         except EncodingError:

@@ -235,13 +235,20 @@ def _flatten(table: pa.Table) -> pa.Table:
     return table
 
 
-def expand_json(values: pa.ChunkedArray) -> pa.Table:
+def expand_json(values: pa.ChunkedArray, *, parts: int | None = None) -> pa.Table:
     """JSON texts to a table: fields of objects as columns (nested dotted), others in ``value``.
 
     Fast path: the values are joined into newline-delimited JSON and parsed by Arrow's
-    JSON reader. If that cannot type them (a value that is not an object, a field holding
-    numbers in one row and text in another), each value is parsed in Python instead and
-    a column whose types still clash is kept as JSON text.
+    JSON reader, cut into ``parts`` runs of rows (by default one per core above a few
+    MB) parsed side by side, each as one block. When every run comes out with the same
+    schema the runs are stacked: the table one block of all the values would give. If
+    they differ, all the values are parsed as one block. If the reader cannot type them
+    (a field holding numbers in one row and text in another, a value spread over lines),
+    each value is parsed in Python instead and a column whose types still clash is kept
+    as JSON text. Values that are not objects go the Python way too (Arrow's reader takes
+    a ``null`` line for a row of nulls, and crashes when it comes first), and so do
+    tables Arrow builds wrong (lists starting with two nulls); when no value is an object
+    the table is the texts alone, at C speed.
 
     >>> import pyarrow as pa
     >>> v = pa.chunked_array([pa.array([b'{"a":1,"b":{"c":"x"}}', b'{"a":2.5}'])])
@@ -250,29 +257,85 @@ def expand_json(values: pa.ChunkedArray) -> pa.Table:
     >>> expand_json(pa.chunked_array([pa.array([b'{"a":1}', b'"text"'])])).to_pylist()
     [{'a': 1.0, 'value': None}, {'a': None, 'value': '"text"'}]
     """
+    import os
+
+    import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
-    import pyarrow.json as pj
 
     n = len(values)
     if n == 0:
         return pa.table({})
+    objects = _objects(values)
+    if not objects:
+        return _json_texts(values)
+    if objects < n:  # Arrow takes a null value for a row of nulls (or crashes on it)
+        return _expand_json_python(values)
     joined = pc.binary_join_element_wise(values.combine_chunks(), pa.scalar(b"", pa.binary()), b"\n")
     _, offsets, data = joined.buffers()
-    width = 8 if pa.types.is_large_binary(joined.type) else 4
-    bounds = memoryview(offsets).cast("B")[joined.offset * width :]
-    start = int.from_bytes(bounds[:width], "little")
-    stop = int.from_bytes(bounds[n * width : (n + 1) * width], "little")
+    width = np.int64 if pa.types.is_large_binary(joined.type) else np.int32
+    bounds = np.frombuffer(offsets, dtype=width, count=n + 1, offset=joined.offset * np.dtype(width).itemsize)
+    if parts is None:
+        parts = (os.cpu_count() or 1) if bounds[n] - bounds[0] >= PARALLEL_JSON_BYTES else 1
+    parts = max(1, min(parts, n))
+    cuts = [int(bounds[n * i // parts]) for i in range(parts + 1)]
+    table = None
+    if parts > 1:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(parts) as pool:
+            runs = list(pool.map(lambda i: _read_json(data, cuts[i], cuts[i + 1]), range(parts)))
+        whole = [run for run in runs if run is not None and run.num_columns]  # 0 columns: row count lost
+        if len(whole) == parts and all(run.schema.equals(whole[0].schema) for run in whole):
+            table = pa.concat_tables(whole)
+    if table is None:
+        table = _read_json(data, cuts[0], cuts[-1])
+    if table is not None and table.num_rows == n:
+        return _flatten(table)
+    return _expand_json_python(values)
+
+
+#: from this many bytes of JSON on, the reader runs on every core
+PARALLEL_JSON_BYTES = 4 << 20
+
+
+def _read_json(data: pa.Buffer, start: int, stop: int) -> pa.Table | None:
+    """Arrow's reading of the JSON lines in ``data[start:stop]``, as one block; None if it fails."""
+    import pyarrow as pa
+    import pyarrow.json as pj
+
     try:
         table = pj.read_json(
             pa.BufferReader(data.slice(start, stop - start)),
             read_options=pj.ReadOptions(block_size=max(1 << 20, min(stop - start + 1, 1 << 30))),
         )
+        table.validate()  # Arrow 26 miscounts a list's leading nulls ([null, null]): offsets overrun
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        table = None
-    if table is not None and table.num_rows == n:
-        return _flatten(table)
-    return _expand_json_python(values)
+        return None
+    return table
+
+
+def _objects(values: pa.ChunkedArray) -> int:
+    """How many values are JSON objects (their first byte past whitespace is ``{``)."""
+    import pyarrow.compute as pc
+
+    braces = int(pc.sum(pc.starts_with(values, "{")).as_py() or 0)
+    if braces == len(values):
+        return braces
+    return int(pc.sum(pc.match_substring_regex(values, "^[ \t\n\r]*{")).as_py() or 0)
+
+
+def _json_texts(values: pa.ChunkedArray) -> pa.Table:
+    """:func:`_expand_json_python`'s table when no value is an object: the texts, checked."""
+    import pyarrow as pa
+
+    from .encodings import get_encoding
+
+    bad = get_encoding("json").undecodable_rows(values)
+    if bad:  # json.loads refuses a subset of these (not the deep ones): raise as it would
+        _expand_json_python(values.take(pa.array(bad, pa.int64())))
+    texts = values.combine_chunks().cast(pa.string())
+    return pa.table({"value": texts})
 
 
 def _expand_json_python(values: pa.ChunkedArray) -> pa.Table:
@@ -292,7 +355,7 @@ def _expand_json_python(values: pa.ChunkedArray) -> pa.Table:
         col = frame[name]
         try:
             columns[str(name)] = pa.array(col, from_pandas=True)
-        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, OverflowError):  # e.g. [2**64]
             columns[str(name)] = pa.array(
                 [None if _missing(x) else json.dumps(x, ensure_ascii=False) for x in col], pa.string()
             )

@@ -824,40 +824,22 @@ class LogReplica:
         """One segment's rows a Parquet row group at a time: its bytes are checked against
         the manifest (size, SHA-256) before any row is parsed, its rows and id at the end,
         and only one row group is held at once (:mod:`hyperframe.store.stream`)."""
-        from .store import stream
-
-        store = self._store
         try:
-            yield from stream.pieces(store.path, info)
-        except FileNotFoundError:
-            latest = store.latest()
-            if store.version is None and latest is not None and info in latest.segments:
-                raise CorruptLogError(
-                    f"segment {info.file} of {store.path} is missing; run `hyperframe verify {store.path}` "
-                    f"and `hyperframe repair {store.path}`, then replicate from a peer to recover its nodes",
-                    path=store.path,
-                    file=info.file,
-                ) from None
-            raise ReplicationError(
-                f"{self.name} was compacted while it was being replicated (segment {info.file} is gone); "
-                "nothing from this transfer was committed, run replication again"
-            ) from None
-        except Exception as exc:  # OSError, DamagedSegment, ArrowInvalid and friends
-            raise CorruptLogError(
-                f"segment {info.file} of {store.path} is damaged or unreadable ({type(exc).__name__}: {exc}); "
-                f"run `hyperframe verify {store.path}`",
-                path=store.path,
-                file=info.file,
-            ) from None
+            yield from self._store.pieces(info)
+        except SegmentGone:
+            raise self._compacted(info) from None
 
     def _readable(self, read: Callable[[SegmentInfo], pa.Table], info: SegmentInfo) -> pa.Table:
         try:
             return read(info)
         except SegmentGone:
-            raise ReplicationError(
-                f"{self.name} was compacted while it was being replicated (segment {info.file} is gone); "
-                "nothing from this transfer was committed, run replication again"
-            ) from None
+            raise self._compacted(info) from None
+
+    def _compacted(self, info: SegmentInfo) -> ReplicationError:
+        return ReplicationError(
+            f"{self.name} was compacted while it was being replicated (segment {info.file} is gone); "
+            "nothing from this transfer was committed, run replication again"
+        )
 
     def rows(self, since: int) -> pa.Table:
         """Every row after the first ``since``, in change order."""

@@ -479,8 +479,23 @@ class LogStore:
         return pa.concat_tables(tables).combine_chunks()
 
     def read_segment(self, info: SegmentInfo, columns: list[str] | None = None) -> pa.Table:
-        try:
+        with self._reading(info):
             return segments.read(self.path, info, columns)
+
+    def pieces(self, info: SegmentInfo) -> Iterator[pa.Table]:
+        """One segment's rows a row group at a time, checked against ``info``
+        (:mod:`~hyperframe.store.stream`); errors as :meth:`read_segment` raises them."""
+        from . import stream
+
+        with self._reading(info):
+            yield from stream.pieces(self.path, info)
+
+    @contextmanager
+    def _reading(self, info: SegmentInfo) -> Iterator[None]:
+        """The one translation of a failed segment read: gone (compacted away: ``SegmentGone``,
+        which readers retry) or missing/damaged (``CorruptLogError``)."""
+        try:
+            yield
         except FileNotFoundError:
             latest = self.latest()
             if self.version is None and latest is not None and info in latest.segments:
