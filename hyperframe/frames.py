@@ -42,6 +42,8 @@ from .progress import progress_bar
 from .store import segments
 
 if TYPE_CHECKING:
+    from concurrent.futures import Future
+
     import numpy as np
     import pandas as pd
     import pyarrow as pa
@@ -452,6 +454,8 @@ def _build(log: Log, selection: Selection, wanted: tuple[str, ...] | None, progr
         heads = list(state.heads)
         total = table.num_rows
         key_col = table.column("key").combine_chunks() if total and "key" in raw else pa.array([], pa.binary(KEY_BYTES))
+        rows = _select_rows(log, total, selection)
+        parsing = _start_expanding(table.column("value"), rows, encoding, selection) if "value" in raw else None
         depth = np.zeros(total, dtype=np.int64)
         if need_depth and total:
             bar.set_postfix_str("depth")
@@ -459,7 +463,6 @@ def _build(log: Log, selection: Selection, wanted: tuple[str, ...] | None, progr
             counts = pc.list_value_length(link_col).to_numpy()
             depth = depths(counts, link_positions(key_col, segments.flat_links(link_col)))
 
-        rows = _select_rows(log, total, selection)
         if isinstance(rows, slice):
             start, stop = rows.start, rows.stop
             table = table.slice(start, stop - start)
@@ -488,7 +491,7 @@ def _build(log: Log, selection: Selection, wanted: tuple[str, ...] | None, progr
         columns["depth"] = pa.array(depth, pa.int64())
         if "value" in raw:
             bar.set_postfix_str("values")
-            _add_values(columns, table.column("value"), encoding, selection)
+            _add_values(columns, table.column("value"), encoding, selection, parsing)
         bar.set_postfix_str("")
     order = [c for c in CORE_COLUMNS if c in columns] + [c for c in columns if c not in CORE_COLUMNS]
     if wanted is None:
@@ -502,13 +505,45 @@ def _build(log: Log, selection: Selection, wanted: tuple[str, ...] | None, progr
     return pa.table({name: columns[name] for name in wanted})
 
 
-def _add_values(columns: dict[str, Any], values: pa.ChunkedArray, encoding: str, selection: Selection) -> None:
-    """The value column(s): bytes, text, or a JSON log's fields (see the module docs)."""
-    do_expand = (encoding == "json") if selection.expand is None else bool(selection.expand)
+def _expands(encoding: str, selection: Selection) -> bool:
+    """True if the values become a JSON log's fields (see the module docs)."""
+    return not selection.raw and encoding == "json" and (selection.expand is None or bool(selection.expand))
+
+
+def _start_expanding(
+    values: pa.ChunkedArray, rows: np.ndarray | slice, encoding: str, selection: Selection
+) -> Future[pa.Table] | None:
+    """Parse the selected JSON values on a thread of their own, while keys and depths are
+    worked out (Arrow's reader lets go of the GIL); None if they are not expanded."""
+    import pyarrow as pa
+
+    if not _expands(encoding, selection):
+        return None
+    from concurrent.futures import ThreadPoolExecutor
+
+    chosen = (
+        values.slice(rows.start, rows.stop - rows.start) if isinstance(rows, slice) else values.take(pa.array(rows))
+    )
+    pool = ThreadPoolExecutor(1, thread_name_prefix="hyperframe-json")
+    try:
+        return pool.submit(expand_json, chosen)
+    finally:
+        pool.shutdown(wait=False)
+
+
+def _add_values(
+    columns: dict[str, Any],
+    values: pa.ChunkedArray,
+    encoding: str,
+    selection: Selection,
+    parsing: Future[pa.Table] | None = None,
+) -> None:
+    """The value column(s): bytes, text, or a JSON log's fields (``parsing``: the fields,
+    being parsed already by :func:`_start_expanding`)."""
     if selection.raw or encoding == "binary":
         columns["value"] = values
-    elif encoding == "json" and do_expand:
-        fields = expand_json(values)
+    elif _expands(encoding, selection):
+        fields = parsing.result() if parsing is not None else expand_json(values)
         for name, col in zip(fields.column_names, fields.columns):
             columns[f"value.{name}" if name in CORE_COLUMNS else name] = col
     else:  # utf-8 text, or JSON text
