@@ -425,10 +425,19 @@ class LogStore:
             if layout.retired_key(path.name) not in needed:
                 path.unlink(missing_ok=True)
                 removed.append(path)
+        for path in self._unlisted_heads(kept):
+            path.unlink(missing_ok=True)
+            removed.append(path)
         for temp in self._temporaries():
             temp.unlink(missing_ok=True)
             removed.append(temp)
         return removed
+
+    def _unlisted_heads(self, manifests: Sequence[Manifest]) -> list[Path]:
+        """Heads side files none of ``manifests`` names."""
+        named = {f"{blob[1]}.keys" for m in manifests if (blob := m.heads_blob()) is not None}
+        folder = layout.heads_dir(self.path)
+        return sorted(p for p in folder.glob("*.keys") if p.name not in named) if folder.is_dir() else []
 
     def _created(self, version: int) -> float:
         """When a version was published (its file's time if it cannot be parsed)."""
@@ -534,12 +543,15 @@ class LogStore:
         died, or waiting for the next writer to tidy up)."""
         live = {s.file for s in current.segments} if current else set()
         listed: set[tuple[str, str]] = set()
+        readable: list[Manifest] = []
         for version in mf.manifest_versions(self.path):
             try:
-                listed.update((s.file, s.sha256[: layout.SHA_DIGITS]) for s in self.manifest(version).segments)
+                readable.append(self.manifest(version))
             except (CorruptLogError, FileNotFoundError):
                 continue
+            listed.update((s.file, s.sha256[: layout.SHA_DIGITS]) for s in readable[-1].segments)
         found = [p for p in layout.live_files(self.path) if p.name not in live]
+        found += self._unlisted_heads(readable)
         found += [p for p in layout.retired_files(self.path) if layout.retired_key(p.name) not in listed]
         found += self._temporaries()
         return sorted(found)

@@ -37,6 +37,8 @@ from .durable import fsync_dir
 META_DIR = "_hyperframe"
 RETIRED_DIR = "retired"
 TMP_DIR = "tmp"
+#: a manifest's heads, when there are many: ``<sha256 of the bytes>.keys``, raw 32-byte keys
+HEADS_DIR = "heads"
 #: hex digits of the bytes' SHA-256 in a retired file's name
 SHA_DIGITS = 16
 RETIRED_SUFFIX = ".retired"
@@ -50,6 +52,10 @@ def tmp_dir(log_dir: Path) -> Path:
     path = log_dir / META_DIR / TMP_DIR
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def heads_dir(log_dir: Path) -> Path:
+    return log_dir / META_DIR / HEADS_DIR
 
 
 def retired_dir(log_dir: Path) -> Path:

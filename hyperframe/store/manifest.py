@@ -10,6 +10,7 @@ log's retention: how long a version stays readable after a newer one replaced it
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from dataclasses import dataclass, field, replace
@@ -17,9 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import CorruptLogError
-from .durable import publish_exclusive, write_temp
+from .durable import publish_exclusive, publish_replace, write_temp
+from .layout import HEADS_DIR, heads_dir, tmp_dir
 from .layout import META_DIR as META_DIR
-from .layout import tmp_dir
 from .origin import Origin
 
 #: the format hyperframe writes: 3 keeps each node's hyperlog origin (``log``, ``seq``); 2 stores
@@ -33,6 +34,9 @@ VERSION_DIGITS = 20
 MAX_VERSION = 10**VERSION_DIGITS - 1
 _NAME = re.compile(r"^v(\d{20})\.json$")
 _SEGMENT_ID = re.compile(r"[0-9a-f]{64}")
+#: more heads than this go to a side file (``_hyperframe/heads/``), so a manifest stays small
+#: whatever the head count (100,000 unlinked values are 100,000 heads: 6.4 MB of JSON)
+INLINE_HEADS = 1000
 #: how long a version stays readable (with the files it lists) after a newer one replaced
 #: it, unless the log sets its own: a week, like Delta Lake
 RETENTION_SECONDS = 7 * 24 * 3600.0
@@ -96,7 +100,14 @@ class Manifest:
         changes.setdefault("operation", None)
         return replace(self, version=self.version + 1, **changes)
 
-    def to_bytes(self) -> bytes:
+    def heads_blob(self) -> tuple[bytes, str] | None:
+        """The heads side file's bytes and name (its SHA-256), if this version needs one."""
+        if len(self.heads) <= INLINE_HEADS:
+            return None
+        raw = bytes.fromhex("".join(self.heads))
+        return raw, hashlib.sha256(raw).hexdigest()
+
+    def to_bytes(self, blob: tuple[bytes, str] | None = None) -> bytes:
         doc: dict[str, Any] = {
             "format": self.format,
             "version": self.version,
@@ -112,7 +123,11 @@ class Manifest:
         if self.origin is not None:
             doc["origin"] = self.origin.to_json()
         doc["segments"] = [s.to_json() for s in self.segments]
-        doc["heads"] = list(self.heads)
+        if len(self.heads) > INLINE_HEADS:
+            _raw, sha = blob or self.heads_blob() or (b"", "")
+            doc["heads_file"] = {"sha256": sha, "count": len(self.heads)}
+        else:
+            doc["heads"] = list(self.heads)
         return json.dumps(doc, separators=(",", ":")).encode()
 
     @classmethod
@@ -132,7 +147,7 @@ class Manifest:
                 version=int(doc["version"]),
                 encoding=str(doc["encoding"]),
                 segments=segments,
-                heads=tuple(str(h) for h in doc["heads"]),
+                heads=_heads(doc, where),
                 fingerprint=str(doc["fingerprint"]),
                 created=float(doc.get("created", 0.0)),
                 operation=None if doc.get("operation") is None else str(doc["operation"]),
@@ -160,6 +175,24 @@ class Manifest:
                 file=str(where),
             ) from None
         return manifest
+
+
+def _heads(doc: dict[str, Any], where: Path) -> tuple[str, ...]:
+    """The heads a manifest lists, inline or in its side file (checked: name = SHA-256)."""
+    if "heads_file" not in doc:
+        return tuple(str(h) for h in doc["heads"])
+    ref = doc["heads_file"]
+    sha, count = str(ref["sha256"]), int(ref["count"])
+    if not _SEGMENT_ID.fullmatch(sha) or not 0 <= count:
+        raise ValueError(f"heads file reference {ref!r} is malformed")
+    try:
+        raw = (where.parent.parent / HEADS_DIR / f"{sha}.keys").read_bytes()
+    except FileNotFoundError:
+        raise ValueError(f"its heads file {sha}.keys is missing") from None
+    if len(raw) != 32 * count or hashlib.sha256(raw).hexdigest() != sha:
+        raise ValueError(f"its heads file {sha}.keys is damaged")
+    text = raw.hex()
+    return tuple(text[i : i + 64] for i in range(0, len(text), 64))
 
 
 def segment_file_name(segment_id: str) -> str:
@@ -201,5 +234,12 @@ def read_latest(log_dir: Path) -> Manifest | None:
 
 def publish(log_dir: Path, manifest: Manifest) -> bool:
     """Durably publish ``manifest`` as the next state; False if that number was taken."""
-    temp = write_temp(tmp_dir(log_dir), manifest.to_bytes())
+    blob = manifest.heads_blob()
+    if blob is not None:  # the heads first, durably: the manifest names them
+        raw, sha = blob
+        target = heads_dir(log_dir) / f"{sha}.keys"
+        if not (target.is_file() and hashlib.sha256(target.read_bytes()).hexdigest() == sha):  # else (re)write it
+            target.parent.mkdir(exist_ok=True)
+            publish_replace(write_temp(tmp_dir(log_dir), raw), target)
+    temp = write_temp(tmp_dir(log_dir), manifest.to_bytes(blob))
     return publish_exclusive(temp, manifest_path(log_dir, manifest.version))
