@@ -369,6 +369,7 @@ def main(argv: list[str] | None = None) -> int:
         f"({fmt_bytes(free)} free)",
         flush=True,
     )
+    commit_at_start = _git(["rev-parse", "--short", "HEAD"])
     table: dict[str, dict[int, dict[str, Any]]] = {op: {} for op in ops}
     errors: dict[str, dict[int, str]] = {}
     started = time.perf_counter()
@@ -427,7 +428,7 @@ def main(argv: list[str] | None = None) -> int:
         if not keep:
             shutil.rmtree(work, ignore_errors=True)
     total = time.perf_counter() - started
-    save(args.results, sizes, table, growth, profiles, total, errors)
+    save(args.results, sizes, table, growth, profiles, total, errors, commit_at_start)
     print(f"done in {total:.0f} s" + (f"; {sum(map(len, errors.values()))} measurement(s) failed" if errors else ""))
     return 1 if errors else 0
 
@@ -469,6 +470,15 @@ def report(table: dict[str, dict[int, dict[str, Any]]], sizes: list[int]) -> dic
     return growth
 
 
+def _git(args: list[str]) -> str | None:
+    """A git command's output in this checkout (None when git is missing or fails)."""
+    try:
+        got = subprocess.run(["git", *args], check=False, capture_output=True, text=True, timeout=10, cwd=HERE)
+        return got.stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
 def save(
     folder: Path,
     sizes: list[int],
@@ -477,14 +487,8 @@ def save(
     profiles: dict[str, list[str]],
     total: float,
     errors: dict[str, dict[int, str]],
+    commit_at_start: str | None,
 ) -> None:
-    def output(cmd: list[str]) -> str | None:
-        try:
-            got = subprocess.run(cmd, check=False, capture_output=True, text=True, timeout=10, cwd=HERE)
-            return got.stdout.strip() or None
-        except (OSError, subprocess.SubprocessError):
-            return None
-
     folder.mkdir(parents=True, exist_ok=True)
     doc = {
         "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -492,8 +496,9 @@ def save(
         "python": platform.python_version(),
         "platform": platform.platform(),
         "cpus": os.cpu_count(),
-        "commit": output(["git", "rev-parse", "--short", "HEAD"]),
-        "dirty": bool(output(["git", "status", "--porcelain", "--", "../hyperframe"])),
+        "commit_at_start": commit_at_start,
+        "commit": _git(["rev-parse", "--short", "HEAD"]),
+        "dirty": bool(_git(["status", "--porcelain", "--", "../hyperframe"])),
         "load_average_after": os.getloadavg(),
         "sizes": sizes,
         "seconds": total,
