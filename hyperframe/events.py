@@ -24,7 +24,6 @@ they must not write to the same log.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
@@ -37,7 +36,6 @@ __all__ = ["EVENTS", "Event", "Events"]
 
 Event = Literal["preadd", "add", "reject"]
 EVENTS: tuple[Event, ...] = get_args(Event)
-_log = logging.getLogger("hyperframe")
 
 
 class Events:
@@ -87,4 +85,8 @@ class Events:
                 try:
                     callback(node, *extra)
                 except Exception:  # a commit cannot be undone by a callback: say so, go on
-                    _log.exception("a %r callback raised for node %s; the log is unchanged by it", event, node.key)
+                    import logging  # only when a callback failed
+
+                    logging.getLogger("hyperframe").exception(
+                        "a %r callback raised for node %s; the log is unchanged by it", event, node.key
+                    )

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import os
 import re
-import secrets
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -66,6 +65,8 @@ class Origin:
 
 def new_log_id() -> str:
     """A fresh log id: 26 characters, lower-case letters and digits (like hyperlog's cuids)."""
+    import secrets  # only when a log takes its id: `import hyperframe` stays light
+
     return "hf" + secrets.token_hex(12)
 
 
