@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, cast
 from .errors import EncodingError, UsageError
 
 if TYPE_CHECKING:
+    import numpy as np
     import pyarrow as pa
 
 #: the deepest nesting of arrays and objects a JSON value may have (hyperlog's peers,
@@ -249,31 +250,31 @@ def _json_undecodable_chunk(values: pa.Array) -> list[int]:
     n = len(values)
     if n == 0:
         return []
+    if values.null_count:  # never from a log (values are not null): the careful path
+        return _json_undecodable_each(values.to_pylist())
     if pa.types.is_string(values.type) or pa.types.is_large_string(values.type):
         values = values.cast(pa.large_binary())
     try:
         text = values.cast(pa.large_string())  # validates UTF-8 in C
     except pa.ArrowInvalid:
         return _json_undecodable_each(values.to_pylist())
-    joined = pc.binary_join_element_wise(
-        text.fill_null(""), pa.scalar("", pa.large_string()), pa.scalar("\n", pa.large_string())
-    )
-    _, offsets, data = joined.buffers()
-    bounds = np.frombuffer(offsets, dtype=np.int64, count=n + 1, offset=8 * joined.offset)
-    raw = data.slice(int(bounds[0]), int(bounds[n] - bounds[0])).to_pybytes()
-    # rows json.loads(bytes) treats otherwise go one at a time: nulls, a UTF-8 BOM, a NUL
-    # byte, and more than MAX_DEPTH brackets (only a value longer than that can have them)
-    special = pc.or_kleene(pc.is_null(values), pc.starts_with(values, "\ufeff"))
+    # no Arrow scalars and no pa.array(list) below: either would import pandas (~0.5 s a process)
+    _, offsets, data = text.buffers()
+    bounds = np.frombuffer(offsets, dtype=np.int64, count=n + 1, offset=8 * text.offset)
+    body = np.frombuffer(data, dtype=np.uint8)[int(bounds[0]) : int(bounds[n])] if data else np.zeros(0, np.uint8)
+    raw = np.insert(body, (bounds[1:] - bounds[0]).astype(np.intp), 10).tobytes()  # each value, then "\n"
+    # rows json.loads(bytes) treats otherwise go one at a time: a UTF-8 BOM, a NUL byte, and
+    # more than MAX_DEPTH brackets (only a value longer than that can have them)
+    special = _mask(pc.starts_with(values, "\ufeff"))
     if b"\x00" in raw:
-        special = pc.or_kleene(special, pc.match_substring(values, "\x00"))
-    long = np.flatnonzero(np.asarray(pc.greater(pc.binary_length(values), MAX_DEPTH).fill_null(False)))
+        special |= _mask(pc.match_substring(values, "\x00"))
+    long = np.flatnonzero(np.diff(bounds) > MAX_DEPTH)
     if len(long):
-        some = values.take(pa.array(long, pa.int64()))
-        deep = pc.greater(pc.add(pc.count_substring(some, "["), pc.count_substring(some, "{")), MAX_DEPTH)
-        hits = long[np.asarray(deep.fill_null(False))]
-        special = pc.or_kleene(special, pc.is_in(pa.array(np.arange(n)), value_set=pa.array(hits, pa.int64())))
-    odd = np.flatnonzero(np.asarray(special.fill_null(True), dtype=bool)).tolist()
-    lengths = np.asarray(pc.utf8_length(text).fill_null(0), dtype=np.int64)
+        some = values.take(pa.Array.from_buffers(pa.int64(), len(long), [None, pa.py_buffer(long.astype(np.int64))]))
+        brackets = _counts(pc.count_substring(some, "[")) + _counts(pc.count_substring(some, "{"))
+        special[long[brackets > MAX_DEPTH]] = True
+    odd = np.flatnonzero(special).tolist()
+    lengths = _counts(pc.utf8_length(text))
     starts = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(lengths + 1, out=starts[1:])
     source = raw.decode("utf-8")
@@ -299,9 +300,26 @@ def _json_undecodable_chunk(values: pa.Array) -> list[int]:
         if end != stop and (end > stop or space(source, end).end() < stop) and row not in skip:
             bad.append(row)
     if odd:
-        refused = _json_undecodable_each(values.take(pa.array(odd, pa.int64())).to_pylist())
+        refused = _json_undecodable_each([values[i].as_py() for i in odd])
         bad = sorted(bad + [odd[i] for i in refused])
     return bad
+
+
+def _mask(flags: pa.Array) -> np.ndarray:
+    """A BooleanArray without nulls as a NumPy bool array (from its bitmap)."""
+    import numpy as np
+
+    bits = np.unpackbits(np.frombuffer(flags.buffers()[1], dtype=np.uint8), bitorder="little")
+    return bits[flags.offset : flags.offset + len(flags)].astype(bool)
+
+
+def _counts(numbers: pa.Array) -> np.ndarray:
+    """An integer array without nulls as NumPy int64 (from its buffer)."""
+    import numpy as np
+
+    width = numbers.type.bit_width // 8
+    raw = np.frombuffer(numbers.buffers()[1], dtype=f"<i{width}")
+    return raw[numbers.offset : numbers.offset + len(numbers)].astype(np.int64)
 
 
 #: JSON's whitespace, as :mod:`json` skips it around a value (always matches)

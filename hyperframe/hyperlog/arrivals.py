@@ -73,8 +73,8 @@ class Arrivals:
         seq = node.seq if seq is None else seq
         if not seq:
             raise ProtocolError(f"the hyperlog peer sent node {node.key} without a seq (seqs start at 1)")
-        identity = node.identity if node.HasField("identity") else None
-        signature = node.signature if node.HasField("signature") else None
+        identity = node.identity or None  # unset reads as b"" (an empty identity means none)
+        signature = node.signature or None
         self.rows.append((key, links, node.value, identity, signature, log, seq))
         self.count += 1
         if len(self.rows) >= CHUNK_ROWS:
