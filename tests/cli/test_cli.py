@@ -503,3 +503,19 @@ with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.St
     result = run_python(CHECK_IMPORTS.format(code=code, heavy=HEAVY))
     assert result.code == 0, result.err
     assert result.out.strip() == ""
+
+
+def test_replicating_json_logs_loads_no_heavy_packages(run_python: RunCli, tmp_path: Path) -> None:
+    # Every receiving process checks each value against the log's encoding (issue 9); that
+    # check must not pay for pandas, or every `hyperframe replicate` starts half a second late.
+    code = f"""
+import hyperframe
+a = hyperframe.open({str(tmp_path / "a")!r}, encoding="json")
+a.batch([{{"value": {{"i": i, "text": "caf\\u00e9"}}}} for i in range(2000)])
+hyperframe.open({str(tmp_path / "b")!r}, encoding="json")
+report = hyperframe.replicate(a, {str(tmp_path / "b")!r})
+assert report.sent_a_to_b == 2000, report
+"""
+    result = run_python(CHECK_IMPORTS.format(code=code, heavy=HEAVY))
+    assert result.code == 0, result.err
+    assert result.out.strip() == ""
