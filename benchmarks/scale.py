@@ -70,29 +70,30 @@ def chunk_for(n: int) -> int:
 # --- the child: one operation in a fresh process ---------------------------------------------
 
 
-def _peak_kb() -> int:
-    """This process's own RSS high-water mark (``ru_maxrss`` would include the parent's at fork)."""
+def _status_kb(field: str) -> int:
+    """A ``/proc/self/status`` memory line of this process, in KiB (0 if there is none)."""
     try:
         with open("/proc/self/status") as f:
             for line in f:
-                if line.startswith("VmHWM:"):
+                if line.startswith(field + ":"):
                     return int(line.split()[1])
     except OSError:
         pass
+    return 0
+
+
+def _peak_kb() -> int:
+    """This process's own RSS high-water mark (``ru_maxrss`` would include the parent's at fork)."""
+    peak = _status_kb("VmHWM")
+    if peak:
+        return peak
     import resource
 
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
 def _rss_kb() -> int:
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
+    return _status_kb("VmRSS")
 
 
 def child(op: str, args: list[str], profile: str | None) -> None:
