@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ProtocolError
+from ..keys import KEY_BYTES, KEY_HEX
 from ..store import segments
 
 if TYPE_CHECKING:
@@ -31,24 +32,18 @@ def hex_key(text: str, what: str = "a node key") -> bytes:
 
 def _hex_keys(texts: list[str], what: str) -> bytes:
     """Hex keys as their raw bytes, concatenated (one conversion for the lot)."""
-    raw = b""
-    if all(len(text) == 64 for text in texts):
-        try:
-            raw = bytes.fromhex("".join(texts))
-        except ValueError:
-            pass
-    if len(raw) != 32 * len(texts):  # 64 characters each that give 32 bytes each: no spaces either
-        bad = next(t for t in texts if len(t) != 64 or len(bytes.fromhex(t) if _is_hex(t) else b"") != 32)
+    try:
+        raw = bytes.fromhex("".join(texts))
+    except ValueError:
+        raw = b""
+    # 64 characters each, giving 32 bytes each: no spaces, no keys run together
+    if len(raw) != KEY_BYTES * len(texts) or any(len(text) != KEY_HEX for text in texts):
+        bad = next((t for t in texts if len(t) != KEY_HEX or not _HEX.issuperset(t.lower())), texts[0])
         raise ProtocolError(f"the hyperlog peer sent {what} {bad[:80]!r}, which is not a 64-digit hex key")
     return raw
 
 
-def _is_hex(text: str) -> bool:
-    try:
-        bytes.fromhex(text)
-    except ValueError:
-        return False
-    return True
+_HEX = frozenset("0123456789abcdef")
 
 
 @dataclass

@@ -267,9 +267,8 @@ class _Session:
             ready = [node]
             while ready:
                 node = ready.pop()
-                lacking = next(
-                    (link for link in node.links if _raw(link) not in arrived and _raw(link) not in index.held), None
-                )
+                links = [hex_key(link, "a link") for link in node.links]
+                lacking = next((link for link in links if link not in arrived and link not in index.held), None)
                 if lacking is not None:
                     parked += 1
                     parked_bytes += len(node.value)
@@ -278,7 +277,7 @@ class _Session:
                             f"the hyperlog peer sent more than {MAX_PARKED} nodes (or {MAX_PARKED_BYTES >> 20} MiB) "
                             "before the nodes they link; refused, nothing committed"
                         )
-                    waiting.setdefault(_raw(lacking), []).append(node)
+                    waiting.setdefault(lacking, []).append(node)
                     continue
                 arrivals.add(node)
                 key = hex_key(node.key)
@@ -438,10 +437,6 @@ class _Session:
             self.report.received += len(fresh)
         finally:
             arrivals.close()
-
-
-def _raw(link: str) -> bytes:
-    return hex_key(link, "a link")
 
 
 def _gaps(slots: dict[tuple[str, int], bytes], top: dict[str, int]) -> list[str]:

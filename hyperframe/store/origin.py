@@ -23,7 +23,7 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -92,64 +92,36 @@ def assign(tables: list[pa.Table], origin: Origin) -> tuple[list[pa.Table], Orig
     A row that arrived under this origin's own log id with a seq above the highest given
     here moves the counter past it, so no seq is ever given twice under one id.
     """
+    from .segments import optional_column
+
     seq = origin.seq
     out = []
     for table in tables:
+        n = table.num_rows
         logs = table.column("log")
-        if logs.null_count == table.num_rows:  # all made here, the common case: no compute kernels
-            if seq + table.num_rows > MAX_SEQ:
-                raise OverflowError(f"log id {origin.log} has used up its seqs")
-            out.append(_with_origin(table, _repeated(origin.log, table.num_rows), _counting(seq, table.num_rows)))
-            seq += table.num_rows
-            continue
-        import pyarrow.compute as pc
+        if not logs.null_count:  # all from elsewhere: only our own id's top seq matters
+            import pyarrow.compute as pc
 
-        ours = _repeated(origin.log, table.num_rows)
-        mine = pc.equal(logs, ours)
-        if pc.any(mine).as_py():
-            top = pc.max(pc.filter(table.column("seq"), mine)).as_py()
-            seq = max(seq, int(top or 0))
-        missing = logs.is_null()
-        count = pc.sum(missing).as_py() or 0
-        if count:
-            if seq + count > MAX_SEQ:
-                raise OverflowError(f"log id {origin.log} has used up its seqs")
-            numbers = pc.cumulative_sum(pc.cast(missing, "int64"))  # 1, 2, ... counting the rows that need one
-            seqs = pc.if_else(
-                missing, pc.cast(pc.add(numbers, _repeated_int(seq, table.num_rows)), "uint32"), table.column("seq")
-            )
-            table = _with_origin(table, pc.if_else(missing, ours, logs), seqs)
-            seq += count
+            ours = pc.equal(logs, optional_column([origin.log] * n, logs.type))
+            if pc.any(ours).as_py():
+                seq = max(seq, int(pc.max(pc.filter(table.column("seq"), ours)).as_py() or 0))
+            out.append(table)
+            continue
+        if logs.null_count == n:  # all made here: the common case
+            mine: list[str | None] = [origin.log] * n
+            numbers: list[int | None] = list(range(seq + 1, seq + 1 + n))
+            seq += n
+        else:  # some of each (nodes from an older hyperframe among others): rare, row by row
+            mine, numbers = logs.to_pylist(), table.column("seq").to_pylist()
+            seq = max([seq] + [s or 0 for lg, s in zip(mine, numbers, strict=True) if lg == origin.log])
+            for row in [i for i, lg in enumerate(mine) if lg is None]:
+                seq += 1
+                mine[row], numbers[row] = origin.log, seq
+        if seq > MAX_SEQ:
+            raise OverflowError(f"log id {origin.log} has used up its seqs")
+        fields = table.schema
+        table = table.set_column(fields.get_field_index("log"), fields.field("log"), optional_column(mine, logs.type))
+        at = fields.get_field_index("seq")
+        table = table.set_column(at, fields.field("seq"), optional_column(numbers, fields.field("seq").type))
         out.append(table)
     return out, Origin(origin.log, seq, origin.home)
-
-
-def _with_origin(table: pa.Table, logs: Any, seqs: Any) -> pa.Table:
-    table = table.set_column(table.schema.get_field_index("log"), table.schema.field("log"), logs)
-    return table.set_column(table.schema.get_field_index("seq"), table.schema.field("seq"), seqs)
-
-
-def _counting(after: int, n: int) -> pa.Array:
-    """``after + 1, after + 2, ...`` (n of them) as uint32."""
-    import numpy as np
-    import pyarrow as pa
-
-    numbers = np.arange(after + 1, after + 1 + n, dtype=np.uint32)
-    return pa.Array.from_buffers(pa.uint32(), n, [None, pa.py_buffer(numbers.tobytes())])
-
-
-# Arrays are built from buffers: a Python scalar would make pyarrow import pandas (see segments).
-def _repeated(text: str, n: int) -> pa.Array:
-    import numpy as np
-    import pyarrow as pa
-
-    data = text.encode()
-    offsets = np.arange(0, (n + 1) * len(data), len(data), dtype=np.int32)[: n + 1]
-    return pa.Array.from_buffers(pa.string(), n, [None, pa.py_buffer(offsets.tobytes()), pa.py_buffer(data * n)])
-
-
-def _repeated_int(value: int, n: int) -> pa.Array:
-    import numpy as np
-    import pyarrow as pa
-
-    return pa.Array.from_buffers(pa.int64(), n, [None, pa.py_buffer(np.full(n, value, dtype=np.int64).tobytes())])

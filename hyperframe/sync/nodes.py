@@ -100,55 +100,6 @@ def decode_frame(payload: bytes) -> tuple[pa.Table, int, bool]:
     return table, group, whole
 
 
-def mismatched_rows(table: pa.Table) -> list[int]:
-    """Rows whose key is not the hash of their links and value, hashed straight from the
-    Arrow buffers: a received value is never copied (``segments.mismatched_rows`` makes
-    Python bytes of every value, a second copy of a fat frame)."""
-    import hashlib
-
-    import numpy as np
-
-    from ..keys import KEY_HEX
-
-    raw_keys = segments.key_bytes(table.column("key"))
-    offsets, flat = segments.links_per_row(table)
-    link_hex = flat.hex().encode("ascii")
-    frame = b"%d\n" % KEY_HEX
-    sha256 = hashlib.sha256
-    computed: list[bytes] = []
-    row = 0
-    for chunk in table.column("value").chunks:
-        if not len(chunk):
-            continue
-        ends = np.frombuffer(chunk.buffers()[1], dtype=np.int32)[chunk.offset : chunk.offset + len(chunk) + 1].tolist()
-        data = chunk.buffers()[2]
-        view = memoryview(data) if data is not None else memoryview(b"")
-        for i in range(len(chunk)):
-            first, last = ends[i], ends[i + 1]
-            lo, hi = offsets[row], offsets[row + 1]
-            small = last - first <= 65536  # a big value is hashed in place, never copied
-            if small and hi - lo == 1:  # the common shapes in one call each (a small copy, briefly)
-                computed.append(
-                    sha256(
-                        frame + link_hex[KEY_HEX * lo : KEY_HEX * hi] + b"%d\n" % (last - first) + view[first:last]
-                    ).digest()
-                )
-            elif small and lo == hi:
-                computed.append(sha256(b"%d\n" % (last - first) + view[first:last]).digest())
-            else:
-                h = sha256()
-                for j in range(lo, hi):
-                    h.update(frame)
-                    h.update(link_hex[KEY_HEX * j : KEY_HEX * j + KEY_HEX])
-                h.update(b"%d\n" % (last - first))
-                h.update(view[first:last])
-                computed.append(h.digest())
-            row += 1
-    if b"".join(computed) == raw_keys:
-        return []
-    return [i for i, key in enumerate(computed) if key != raw_keys[KEY_BYTES * i : KEY_BYTES * i + KEY_BYTES]]
-
-
 def _reject(key: bytes, why: str) -> NoReturn:
     raise RejectedNodeError(
         f"the peer sent node {key.hex()}, {why}; nothing from this transfer was committed", key=key.hex()
@@ -208,6 +159,17 @@ def _batches(reader: pa.ipc.RecordBatchFileReader | None, start: int, stop: int)
 
     assert reader is not None
     return pa.Table.from_batches([reader.get_batch(i) for i in range(start, stop)], schema=segments.schema())
+
+
+def in_sorted(sorted_ids: np.ndarray, ids: np.ndarray) -> np.ndarray:
+    """Which of ``ids`` are in ``sorted_ids`` (ascending): one binary search each."""
+    import numpy as np
+
+    if not len(sorted_ids):
+        return np.zeros(len(ids), dtype=bool)
+    at = np.minimum(np.searchsorted(sorted_ids, ids), len(sorted_ids) - 1)
+    found: np.ndarray = sorted_ids[at] == ids
+    return found
 
 
 class KeySet:
@@ -331,12 +293,10 @@ class Incoming:
             return raw[KEY_BYTES * row : KEY_BYTES * row + KEY_BYTES]
 
         if self.only is not None:
-            ids = segments.node_ids(table.column("key"))
-            at = np.minimum(np.searchsorted(self.only, ids), len(self.only) - 1)
-            asked = self.only[at] == ids if len(self.only) else np.zeros(len(ids), dtype=bool)
+            asked = in_sorted(self.only, segments.node_ids(table.column("key")))
             if not asked.all():
                 _reject(key(int(np.argmin(asked))), "which this side did not ask for")
-        bad = mismatched_rows(table)
+        bad = segments.mismatched_rows(table)
         if bad:
             _reject(key(bad[0]), "whose key does not match its links and value (tampered or corrupt)")
         bad = self.undecodable(table.column("value"))

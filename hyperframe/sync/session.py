@@ -47,7 +47,7 @@ from ..store.manifest import Manifest, SegmentInfo
 from . import sketch
 from .framing import Channel, Frame, Kind
 from .modes import MODES, Mode
-from .nodes import Incoming, encode_frames
+from .nodes import Incoming, encode_frames, in_sorted
 from .report import Progress, SideReport
 
 if TYPE_CHECKING:
@@ -592,9 +592,7 @@ def minus(ids: np.ndarray, other: np.ndarray) -> np.ndarray:
         ids = ids[np.concatenate(([True], ids[1:] != ids[:-1]))]
     if not len(ids) or not len(other):
         return ids
-    other = np.sort(other)
-    at = np.minimum(np.searchsorted(other, ids), len(other) - 1)
-    rest: np.ndarray = ids[other[at] != ids]
+    rest: np.ndarray = ids[~in_sorted(np.sort(other), ids)]
     return rest
 
 

@@ -157,18 +157,20 @@ def test_a_fat_received_node_is_not_copied_while_it_is_checked_and_spilled(tmp_p
         incoming.close()
 
 
-def test_the_key_check_without_copies_finds_what_the_copying_one_finds() -> None:
-    from hyperframe.sync.nodes import mismatched_rows
+def test_the_key_check_without_copies_finds_the_rows_a_node_by_node_check_finds() -> None:
+    from hyperframe.store.segments import mismatched_rows
 
     rng = np.random.default_rng(3)
     values = [rng.bytes(int(n)) for n in rng.integers(0, 50, 40)]
+    values[12] = rng.bytes(100_000)  # hashed in place, not in one call
     links = [[node_key_bytes(values[j], []) for j in range(i % 3)] for i in range(40)]
     keys = [node_key_bytes(v, ls) for v, ls in zip(values, links, strict=True)]
     keys[7] = bytes(32)
     keys[31] = keys[30]
     table = segments.make_table(keys, links, values)
-    assert mismatched_rows(table) == segments.mismatched_rows(table) == [7, 31]
-    assert mismatched_rows(table.slice(5, 10)) == segments.mismatched_rows(table.slice(5, 10)) == [2]
+    by_node = [i for i, (v, ls, k) in enumerate(zip(values, links, keys, strict=True)) if node_key_bytes(v, ls) != k]
+    assert mismatched_rows(table) == by_node == [7, 31]
+    assert mismatched_rows(table.slice(5, 10)) == [2]
     chunked = segments.make_table(keys[:20], links[:20], values[:20])
     import pyarrow as pa
 

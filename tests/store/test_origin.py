@@ -95,3 +95,18 @@ def test_a_big_segment_is_cut_into_row_groups_a_sender_can_decode_one_at_a_time(
     meta = pq.ParquetFile(file).metadata
     assert meta.num_row_groups >= 3
     assert all(meta.row_group(i).total_byte_size <= 20 * 1024 * 1024 for i in range(meta.num_row_groups))
+
+
+def test_rows_without_an_origin_among_others_get_the_next_seqs_past_our_own_highest() -> None:
+    from hyperframe.store import segments
+    from hyperframe.store.origin import Origin, assign
+
+    table = segments.make_table(
+        [bytes([i]) * 32 for i in range(4)], [[]] * 4, [b"a", b"b", b"c", b"d"],
+        logs=[None, "other", "mine", None], seqs=[None, 9, 5, None],
+    )  # fmt: skip
+    (out,), after = assign([table], Origin("mine", 2, "home"))
+    assert list(zip(out.column("log").to_pylist(), out.column("seq").to_pylist(), strict=True)) == [
+        ("mine", 6), ("other", 9), ("mine", 5), ("mine", 7),
+    ]  # fmt: skip
+    assert after == Origin("mine", 7, "home")
