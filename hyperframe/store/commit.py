@@ -32,8 +32,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from ..errors import LogError, UsageError
+from ..keys import KEY_HEX
 from . import manifest as mf
-from . import origin, segments
+from . import keyset, origin, segments
 from .directory import LogStore, writing
 from .keyindex import KeyIndex
 from .manifest import Manifest, SegmentInfo
@@ -201,13 +202,15 @@ def drop_known(index: KeyIndex, table: pa.Table) -> pa.Table:
 
 def next_heads(old: Sequence[str], tables: Sequence[pa.Table]) -> tuple[str, ...]:
     """Heads after appending ``tables``: old heads and new keys that nothing new links."""
-    linked: set[bytes] = set()
-    keys: list[bytes] = []
-    for table in tables:
-        linked.update(segments.split_keys(segments.links_per_row(table)[1]))
-        keys += segments.split_keys(segments.key_bytes(table.column("key")))
-    if not keys:
+    raw = b"".join(segments.key_bytes(table.column("key")) for table in tables)
+    if not raw:
         return tuple(old)
-    heads = {key.hex() for key in keys if key not in linked}
-    heads.update(h for h in old if bytes.fromhex(h) not in linked)
+    linked = keyset.as_keys(b"".join(segments.link_offsets(table)[1] for table in tables))
+    keys = keyset.as_keys(raw)
+    fresh = keys[~keyset.isin(keys, linked)] if len(linked) else keys
+    text = fresh.tobytes().hex()
+    heads = {text[i : i + KEY_HEX] for i in range(0, len(text), KEY_HEX)}
+    if old:
+        before = keyset.as_keys(b"".join(bytes.fromhex(h) for h in old))
+        heads.update(h for h, gone in zip(old, keyset.isin(before, linked).tolist()) if not gone)
     return tuple(sorted(heads))

@@ -100,9 +100,10 @@ def assign(tables: list[pa.Table], origin: Origin) -> tuple[list[pa.Table], Orig
         n = table.num_rows
         logs = table.column("log")
         if not logs.null_count:  # all from elsewhere: only our own id's top seq matters
+            import pyarrow as pa
             import pyarrow.compute as pc
 
-            ours = pc.equal(logs, optional_column([origin.log] * n, logs.type))
+            ours = pc.is_in(logs, value_set=optional_column([origin.log], pa.string()))
             if pc.any(ours).as_py():
                 seq = max(seq, int(pc.max(pc.filter(table.column("seq"), ours)).as_py() or 0))
             out.append(table)

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import UsageError
-from ..keys import KEY_BYTES, row_keys
+from ..keys import KEY_BYTES, array_keys
 from . import layout
 from .durable import publish_replace, write_temp
 from .manifest import FORMAT, SegmentInfo, segment_file_name
@@ -298,39 +298,38 @@ def split_keys(raw: bytes) -> list[bytes]:
 
 def links_per_row(table: pa.Table) -> tuple[list[int], bytes]:
     """Row offsets into the flat link keys, and those keys concatenated (no per-row lists)."""
+    offsets, flat = link_offsets(table)
+    return offsets.tolist(), flat
+
+
+def link_offsets(table: pa.Table) -> tuple[np.ndarray, bytes]:
+    """:func:`links_per_row` with the offsets as a NumPy array (``int64``, from 0)."""
     import numpy as np
 
     column = one_array(table.column("links"))
     if not len(column):
-        return [0], b""
+        return np.zeros(1, dtype=np.int64), b""
     # straight from the buffer: Array.to_numpy() would import pandas
     offsets = np.frombuffer(column.buffers()[1], dtype=np.int32)[column.offset : column.offset + len(column) + 1]
     items = column.values.slice(int(offsets[0]), int(offsets[-1] - offsets[0]))  # the rows' links, no kernels
-    return (offsets - offsets[0]).tolist(), key_bytes(as_keys(items))
-
-
-def value_views(column: pa.ChunkedArray | pa.Array) -> list[memoryview]:
-    """Each value of a ``binary`` column as a memoryview into its Arrow buffer (no copy)."""
-    import numpy as np
-    import pyarrow as pa
-
-    views: list[memoryview] = []
-    for chunk in column.chunks if isinstance(column, pa.ChunkedArray) else [column]:
-        if not len(chunk):
-            continue
-        ends = np.frombuffer(chunk.buffers()[1], dtype=np.int32)[chunk.offset : chunk.offset + len(chunk) + 1].tolist()
-        data = chunk.buffers()[2]
-        view = memoryview(data) if data is not None else memoryview(b"")
-        views.extend(view[ends[i] : ends[i + 1]] for i in range(len(chunk)))
-    return views
+    return (offsets - offsets[0]).astype(np.int64), key_bytes(as_keys(items))
 
 
 def mismatched_rows(table: pa.Table) -> list[int]:
-    """Rows whose stored key is not the hash of their links and value, hashed straight from
-    the Arrow buffers (a value is never copied whole: a fat received frame stays one copy)."""
+    """Rows whose stored key is not the hash of their links and value, hashed from the
+    Arrow buffers (:func:`~hyperframe.keys.array_keys`: a fat value is never copied, so a
+    fat received frame stays one copy)."""
+    import pyarrow as pa
+
     raw_keys = key_bytes(table.column("key"))
-    offsets, flat = links_per_row(table)
-    computed = row_keys(value_views(table.column("value")), offsets, flat)
+    offsets, flat = link_offsets(table)
+    values = table.column("value")
+    computed: list[bytes] = []
+    row = 0
+    for chunk in values.chunks if isinstance(values, pa.ChunkedArray) else [values]:
+        part = offsets[row : row + len(chunk) + 1]
+        computed += array_keys(chunk, part - part[0], flat[KEY_BYTES * int(part[0]) : KEY_BYTES * int(part[-1])])
+        row += len(chunk)
     if b"".join(computed) == raw_keys:
         return []
     return [row for row, key in enumerate(computed) if key != raw_keys[KEY_BYTES * row : KEY_BYTES * row + KEY_BYTES]]

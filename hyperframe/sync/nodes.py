@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, NoReturn
 
 from ..errors import ProtocolError, RejectedNodeError
 from ..keys import KEY_BYTES
-from ..store import segments
+from ..store import keyset, segments
 
 if TYPE_CHECKING:
     import numpy as np
@@ -161,93 +161,6 @@ def _batches(reader: pa.ipc.RecordBatchFileReader | None, start: int, stop: int)
     return pa.Table.from_batches([reader.get_batch(i) for i in range(start, stop)], schema=segments.schema())
 
 
-def in_sorted(sorted_ids: np.ndarray, ids: np.ndarray) -> np.ndarray:
-    """Which of ``ids`` are in ``sorted_ids`` (ascending): one binary search each."""
-    import numpy as np
-
-    if not len(sorted_ids):
-        return np.zeros(len(ids), dtype=bool)
-    at = np.minimum(np.searchsorted(sorted_ids, ids), len(sorted_ids) - 1)
-    found: np.ndarray = sorted_ids[at] == ids
-    return found
-
-
-class KeySet:
-    """A set of 32-byte keys as sorted NumPy runs (32 bytes a key; a Python set of bytes
-    objects costs about 120): what a transfer remembers of every node it received.
-
-    Each run is sorted by the key's first 8 bytes as a number (a fast integer search: NumPy
-    sorts and searches ``V32`` bytes one generic comparison at a time) and compared whole as
-    four 64-bit words. Runs are merged like a binary counter (a new run swallows the runs no
-    longer than it), so there are at most log2(n) of them and adding n keys sorts
-    O(n log n) in all.
-    """
-
-    def __init__(self) -> None:
-        self.runs: list[tuple[np.ndarray, np.ndarray]] = []  # (prefixes, sorted; the keys as words)
-
-    def __len__(self) -> int:
-        return sum(len(ids) for ids, _ in self.runs)
-
-    def contains(self, keys: np.ndarray) -> np.ndarray:
-        """Which of ``keys`` (a ``V32`` array) are in the set."""
-        import numpy as np
-
-        query, words = _prefixes(keys), _words(keys)
-        found = np.zeros(len(keys), dtype=bool)
-        for ids, stored in self.runs:
-            at = np.searchsorted(ids, query)
-            near = np.minimum(at, len(ids) - 1)
-            same = ids[near] == query
-            exact = same & (stored[near] == words).all(axis=1)
-            found |= exact
-            for i in np.flatnonzero(same & ~exact):  # two keys that share 8 bytes: look at the others
-                j = int(at[i]) + 1
-                while j < len(ids) and ids[j] == query[i] and not found[i]:
-                    found[i] = bool((stored[j] == words[i]).all())
-                    j += 1
-        return found
-
-    def add(self, keys: np.ndarray) -> None:
-        """Add ``keys`` (none of them in the set yet, nor twice among them)."""
-        import numpy as np
-
-        if not len(keys):
-            return
-        ids, words = _prefixes(keys), _words(keys)
-        while self.runs and len(self.runs[-1][0]) <= len(ids):
-            old_ids, old_words = self.runs.pop()
-            ids, words = np.concatenate([old_ids, ids]), np.concatenate([old_words, words])
-        order = np.argsort(ids, kind="stable")
-        self.runs.append((ids[order], words[order]))
-
-    def __iter__(self) -> Iterator[bytes]:
-        for _, words in self.runs:
-            for row in words:
-                yield row.tobytes()
-
-
-def _prefixes(keys: np.ndarray) -> np.ndarray:
-    """The first 8 bytes of each ``V32`` key as a big-endian number (their byte order)."""
-    import numpy as np
-
-    return np.ascontiguousarray(keys).view(">u8").reshape(-1, 4)[:, 0].astype(np.uint64)
-
-
-def _words(keys: np.ndarray) -> np.ndarray:
-    """``V32`` keys as an ``(n, 4)`` array of 64-bit words (for whole-key comparisons)."""
-    import numpy as np
-
-    return np.ascontiguousarray(keys).view("<u8").reshape(-1, 4)
-
-
-def _keys(raw: bytes) -> np.ndarray:
-    """Concatenated 32-byte keys as a ``V32`` array (no per-key Python objects)."""
-    import numpy as np
-
-    return np.frombuffer(raw, dtype=f"V{KEY_BYTES}")
-
-
 @dataclass
 class Incoming:
     """Nodes received in one transfer, verified as they arrive, committed only at the end."""
@@ -261,14 +174,14 @@ class Incoming:
     only: np.ndarray | None = None
     groups: list[tuple[int, bool, list[pa.Table | tuple[int, int]]]] = field(default_factory=list)
     #: every key received so far (columnar: memory grows by 32 bytes a node, not by a set entry)
-    seen: KeySet = field(default_factory=KeySet)
+    seen: keyset.KeySet = field(default_factory=keyset.KeySet)
     #: verified rows beyond SPILL_BYTES wait on disk (memory does not grow with what arrives)
     spill: _Spill | None = None
     held: int = 0
     duplicates: int = 0
     received: int = 0
     #: links not received before the node naming them: they must be stored locally
-    pending_links: KeySet = field(default_factory=KeySet)
+    pending_links: keyset.KeySet = field(default_factory=keyset.KeySet)
 
     def __post_init__(self) -> None:
         if self.only is not None:
@@ -293,7 +206,7 @@ class Incoming:
             return raw[KEY_BYTES * row : KEY_BYTES * row + KEY_BYTES]
 
         if self.only is not None:
-            asked = in_sorted(self.only, segments.node_ids(table.column("key")))
+            asked = keyset.in_sorted(self.only, segments.node_ids(table.column("key")))
             if not asked.all():
                 _reject(key(int(np.argmin(asked))), "which this side did not ask for")
         bad = segments.mismatched_rows(table)
@@ -302,19 +215,21 @@ class Incoming:
         bad = self.undecodable(table.column("value"))
         if bad:
             _reject(key(bad[0]), "whose value this log's encoding cannot decode (no writer of this log could add it)")
-        offsets, flat = segments.links_per_row(table)
-        frame_keys = _keys(raw)
+        offsets, flat = segments.link_offsets(table)
+        frame_keys = keyset.as_keys(raw)
         # in this frame: each key's first row, so a link resolves to a row before its own
-        unique, first, inverse = np.unique(frame_keys, return_index=True, return_inverse=True)
-        first_row = first[inverse.reshape(-1)]
+        ids, words = keyset.prefixes(frame_keys), keyset.words(frame_keys)
+        order = np.argsort(ids, kind="stable")
+        sorted_ids, sorted_words = ids[order], words[order]
         rows = np.arange(table.num_rows)
-        repeated = self.seen.contains(frame_keys) | (first_row < rows)
-        links = _keys(flat)
+        first_row = order[keyset.lookup(sorted_ids, sorted_words, ids, words)]  # stable: the earliest equal row
+        repeated = (first_row < rows) | self.seen.contains(frame_keys)
+        links = keyset.as_keys(flat)
         if len(links):
-            link_row = np.repeat(rows, np.diff(np.asarray(offsets)))
-            at = np.minimum(np.searchsorted(unique, links), len(unique) - 1)
-            earlier = (unique[at] == links) & (first[at] < link_row)
-            pending = links[~(earlier | self.seen.contains(links))]
+            link_row = np.repeat(rows, np.diff(offsets))
+            at = keyset.lookup(sorted_ids, sorted_words, keyset.prefixes(links), keyset.words(links))
+            unresolved = links[(at < 0) | (order[at] >= link_row)]
+            pending = unresolved[~self.seen.contains(unresolved)] if len(unresolved) else unresolved
             if len(pending):  # not earlier in the stream: must be stored locally
                 pending = np.unique(pending)
                 self.pending_links.add(pending[~self.pending_links.contains(pending)])

@@ -47,7 +47,8 @@ from ..store.manifest import Manifest, SegmentInfo
 from . import sketch
 from .framing import Channel, Frame, Kind
 from .modes import MODES, Mode
-from .nodes import Incoming, encode_frames, in_sorted
+from ..store.keyset import in_sorted
+from .nodes import Incoming, encode_frames
 from .report import Progress, SideReport
 
 if TYPE_CHECKING:
