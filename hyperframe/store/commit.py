@@ -56,7 +56,9 @@ class Change:
     tables: Sequence[pa.Table] = ()
     keep: Sequence[tuple[SegmentInfo, pa.Table]] = ()
     #: called with the rows that are really new, under the lock, just before they are
-    #: written; raising refuses the commit (nothing is written): events, ``process=``
+    #: written (for a log not on disk yet: before the log is created, so a refusal leaves
+    #: no empty log behind); raising refuses the commit (nothing is written): events,
+    #: ``process=``, trust checks
     before_write: Callable[[list[pa.Table]], None] | None = None
 
 
@@ -100,12 +102,16 @@ def _commit(
     store: LogStore, index: KeyIndex, *, encoding: str, stage: Stage, rebuild: bool, operation: str
 ) -> Committed:
     staged: Change | None = None
+    approved = False  # `before_write` said yes to `staged` already
     if not rebuild and store.latest() is None:
         # nothing on disk yet: refuse bad input before creating anything
         index.refresh(None)
         staged = stage(_empty(encoding), index)
         if staged is None or not any(t.num_rows for t in staged.tables):
             return Committed(None)
+        if staged.before_write is not None:  # a refusal, too, leaves no new empty log behind
+            _before_write(staged, [t for t in staged.tables if t.num_rows])
+            approved = True
     with store.lock():
         if rebuild:
             index.refresh(None)
@@ -125,6 +131,7 @@ def _commit(
             index.refresh(current)
             if staged is None or len(index):
                 staged = stage(current, index)  # the pre-check above stands only while the log is empty
+                approved = False
             if staged is None:
                 return Committed(current)
             if current.format < mf.FORMAT and any(t.num_rows for t in staged.tables):
@@ -142,11 +149,8 @@ def _commit(
             kept, owner = origin.assign([t for _, t in keep], owner)
             keep = [(info, t) for (info, _), t in zip(keep, kept, strict=True)]
         tables, owner = origin.assign(tables, owner)
-        if tables and staged.before_write is not None:
-            try:
-                staged.before_write(tables)
-            except BaseException as exc:
-                raise _Vetoed(exc) from exc
+        if tables and not approved:
+            _before_write(staged, tables)
         if rebuild:
             everything = [t for _, t in keep] + tables
             current = store.commit(
@@ -159,6 +163,15 @@ def _commit(
             current = store.compact(current, everything=False)
         index.refresh(current)
     return Committed(current, tables)
+
+
+def _before_write(staged: Change, tables: list[pa.Table]) -> None:
+    """Let ``staged.before_write`` see (and refuse) the tables about to be written."""
+    if staged.before_write is not None:
+        try:
+            staged.before_write(tables)
+        except BaseException as exc:
+            raise _Vetoed(exc) from exc
 
 
 class _Vetoed(Exception):

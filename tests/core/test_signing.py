@@ -86,6 +86,7 @@ def test_a_verify_that_raises_refuses_the_transfer(tmp_path: Path) -> None:
     with pytest.raises(hyperframe.ReplicationError, match="invalid signature"):
         hyperframe.replicate(a, b, mode="push")
     assert len(b) == 0
+    assert not b.path.exists()  # a refused transfer into a log not on disk yet creates none
 
 
 def test_keys_and_trust_files_round_trip(tmp_path: Path) -> None:
@@ -122,4 +123,12 @@ def test_the_cli_signs_verifies_and_refuses_an_untrusted_push(tmp_path: Path, ru
         f"hyperframe replicate {tmp_path / 'lab.db'} --trust {team} --quiet",
     )
     assert pipe.code != 0 and "invalid signature" in pipe.err
-    assert verify_log(tmp_path / "lab.db").nodes == 0
+    assert not (tmp_path / "lab.db").exists()  # refused before the log was created
+    run("add", tmp_path / "lab.db", "ours", "--sign", me_key)
+    pipe = run_process(
+        "pipe",
+        f"hyperframe replicate {tmp_path / 'intruder.db'} --mode push --quiet",
+        f"hyperframe replicate {tmp_path / 'lab.db'} --trust {team} --quiet",
+    )
+    assert pipe.code != 0 and "invalid signature" in pipe.err
+    assert verify_log(tmp_path / "lab.db").nodes == 1
