@@ -190,10 +190,16 @@ def _shallow(text: str | bytes) -> bool:
 def _json_decode(data: bytes) -> Any:
     try:
         if _shallow(data):
-            return json.loads(data)
+            if data[:1] < b"\x80" and b"\x00" not in data[:4]:  # json.loads(bytes) would pick UTF-8
+                return _decode_text(data.decode("utf-8", "surrogatepass"))
+            return json.loads(data)  # it guesses UTF-16/32 or strips a BOM
     except (ValueError, RecursionError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
         raise EncodingError(f"a stored value is not valid JSON ({exc}); run `hyperframe verify` on the log") from None
     raise EncodingError(f"a stored JSON value is nested more than {MAX_DEPTH} levels deep")
+
+
+#: ``json.loads`` of a ``str`` (what it does with bytes once it knows they are UTF-8)
+_decode_text = json.JSONDecoder().decode
 
 
 def _json_parse_text(text: str) -> Any:

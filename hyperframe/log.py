@@ -554,27 +554,27 @@ class Log:
         self, table: pa.Table, first: int, file: str, reverse: bool, encoding: str | None = None
     ) -> Iterator[Node]:
         decode = (self.encoding if encoding is None else get_encoding(encoding)).decode
-        keys = table.column("key").to_pylist()
+        keys = segments.key_bytes(table.column("key")).hex()  # hex once, then a slice per node
         bad = segments.mismatched_rows(table)
         if bad:
             raise CorruptLogError(
-                f"node {keys[bad[0]].hex()} in {file} does not match its content; "
+                f"node {keys[KEY_HEX * bad[0] : KEY_HEX * bad[0] + KEY_HEX]} in {file} does not match its content; "
                 f"run `hyperframe verify {self.path}` and `hyperframe repair {self.path}`",
                 path=self.path,
                 file=file,
             )
-        links = table.column("links").to_pylist()
+        offsets, flat = segments.links_per_row(table)
+        links = flat.hex()
         values = table.column("value").to_pylist()
-        signed = table.column("identity").null_count < table.num_rows or table.column("signature").null_count < len(
-            keys
-        )
-        identities = table.column("identity").to_pylist() if signed else [None] * len(keys)
+        n = table.num_rows
+        signed = table.column("identity").null_count < n or table.column("signature").null_count < n
+        identities = table.column("identity").to_pylist() if signed else [None] * n
         signatures = table.column("signature").to_pylist() if signed else identities
-        rows = range(len(keys) - 1, -1, -1) if reverse else range(len(keys))
-        for r in rows:
+        for r in range(n - 1, -1, -1) if reverse else range(n):
+            at, end = KEY_HEX * offsets[r], KEY_HEX * offsets[r + 1]
             yield Node(
-                keys[r].hex(),
-                tuple(link.hex() for link in links[r]),
+                keys[KEY_HEX * r : KEY_HEX * r + KEY_HEX],
+                (links[at:end],) if end - at == KEY_HEX else tuple(links[i : i + KEY_HEX] for i in range(at, end, KEY_HEX)),
                 decode(values[r]),
                 first + r + 1,
                 identities[r],
