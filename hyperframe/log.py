@@ -572,9 +572,11 @@ class Log:
         signatures = table.column("signature").to_pylist() if signed else identities
         for r in range(n - 1, -1, -1) if reverse else range(n):
             at, end = KEY_HEX * offsets[r], KEY_HEX * offsets[r + 1]
+            one = end - at == KEY_HEX  # the common shape
+            linked = (links[at:end],) if one else tuple(links[i : i + KEY_HEX] for i in range(at, end, KEY_HEX))
             yield Node(
                 keys[KEY_HEX * r : KEY_HEX * r + KEY_HEX],
-                (links[at:end],) if end - at == KEY_HEX else tuple(links[i : i + KEY_HEX] for i in range(at, end, KEY_HEX)),
+                linked,
                 decode(values[r]),
                 first + r + 1,
                 identities[r],
