@@ -16,16 +16,45 @@ from typing import TYPE_CHECKING
 
 from .encodings import get_encoding
 from .errors import CorruptLogError
+from .keys import KEY_BYTES, KEY_HEX
 from .node import Node
+from .store import keyset, segments
 from .store import manifest as mf
-from .store import segments
 from .store.directory import LogStore
 
 if TYPE_CHECKING:
+    import numpy as np
     import pyarrow as pa
 
-#: how often (in rows) a big segment's check reports progress
-PROGRESS_ROWS = 1 << 16
+
+def _hex(raw: bytes, row: int) -> str:
+    """Row ``row``'s key, of concatenated keys ``raw``, in hex."""
+    return raw[KEY_BYTES * row : KEY_BYTES * row + KEY_BYTES].hex()
+
+
+def _misplaced(file: str, raw: bytes, offsets: np.ndarray, flat: bytes, seen: keyset.KeySet) -> list[Problem]:
+    """A segment's keys stored twice and links not stored before their node (``seen``: the
+    keys of the segments before it; this one's are added)."""
+    import numpy as np
+
+    keys, links = keyset.as_keys(raw), keyset.as_keys(flat)
+    ids, words = keyset.prefixes(keys), keyset.words(keys)
+    order = np.argsort(ids, kind="stable")
+    rows = np.arange(len(keys))
+    first_row = order[keyset.lookup(ids[order], words[order], ids, words)]  # stable: the earliest equal row
+    twice = (first_row < rows) | seen.contains(keys)
+    link_row = np.repeat(rows, np.diff(offsets))
+    at = keyset.lookup(ids[order], words[order], keyset.prefixes(links), keyset.words(links))
+    absent = ~(((at >= 0) & (order[at] < link_row)) | seen.contains(links))
+    problems = []
+    for row in sorted(set(np.flatnonzero(twice).tolist()) | set(link_row[absent].tolist())):
+        if twice[row]:
+            problems.append(Problem(file, f"row {row}: key {_hex(raw, row)} is stored twice"))
+        for j in range(int(offsets[row]), int(offsets[row + 1])):
+            if absent[j]:
+                problems.append(Problem(file, f"row {row}: link {_hex(flat, j)} is not stored before the node"))
+    seen.add(keys[~twice])
+    return problems
 
 
 def _untrusted(table: pa.Table, keys: list[bytes], file: str, trust: Callable[[Node], bool]) -> list[Problem]:
@@ -127,8 +156,9 @@ def verify_log(
             )
         )
 
-    seen: set[bytes] = set()
-    linked: set[bytes] = set()
+    seen = keyset.KeySet()
+    every_key: list[bytes] = []
+    every_link: list[bytes] = []
     fingerprint = "0" * 64
     checked = 0
     for info in manifest.segments:
@@ -150,36 +180,27 @@ def verify_log(
             report.errors.append(Problem(info.file, "its keys do not match the id the manifest records"))
             continue
         fingerprint = segments.fingerprint(table.column("key"), fingerprint)
-        keys = segments.split_keys(segments.key_bytes(table.column("key")))
+        raw = segments.key_bytes(table.column("key"))
         for row in segments.mismatched_rows(table):
-            report.errors.append(Problem(info.file, f"row {row}: key {keys[row].hex()} does not match its content"))
+            report.errors.append(Problem(info.file, f"row {row}: key {_hex(raw, row)} does not match its content"))
         for row in undecodable(table.column("value")):
             report.errors.append(
-                Problem(info.file, f"row {row}: the value of {keys[row].hex()} does not decode as {manifest.encoding}")
+                Problem(info.file, f"row {row}: the value of {_hex(raw, row)} does not decode as {manifest.encoding}")
             )
         if trust is not None:
-            report.errors += _untrusted(table, keys, info.file, trust)
-        offsets, flat = segments.links_per_row(table)
-        flat_links = segments.split_keys(flat)
-        for row, key in enumerate(keys):
-            if progress is not None and row and not row % PROGRESS_ROWS:
-                progress(checked - info.rows + row, manifest.nodes)
-            ls = flat_links[offsets[row] : offsets[row + 1]]
-            if key in seen:
-                report.errors.append(Problem(info.file, f"row {row}: key {key.hex()} is stored twice"))
-            for link in ls:
-                if link not in seen:
-                    report.errors.append(
-                        Problem(info.file, f"row {row}: link {link.hex()} is not stored before the node")
-                    )
-            seen.add(key)
-            linked.update(ls)
+            report.errors += _untrusted(table, segments.split_keys(raw), info.file, trust)
+        offsets, flat = segments.link_offsets(table)
+        report.errors += _misplaced(info.file, raw, offsets, flat, seen)
+        every_key.append(raw)
+        every_link.append(flat)
         report.nodes += table.num_rows
 
     if progress is not None:
         progress(checked, manifest.nodes)
     if not report.errors:
-        heads = tuple(sorted(k.hex() for k in seen - linked))
+        stored, linked = keyset.as_keys(b"".join(every_key)), keyset.as_keys(b"".join(every_link))
+        text = stored[~keyset.isin(stored, linked)].tobytes().hex()
+        heads = tuple(sorted({text[i : i + KEY_HEX] for i in range(0, len(text), KEY_HEX)}))
         if heads != manifest.heads:
             report.errors.append(
                 Problem(mf.manifest_path(store.path, manifest.version).name, "recorded heads are wrong")
