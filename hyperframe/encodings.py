@@ -44,6 +44,18 @@ class Encoding:
     parse_text: Callable[[str], Any]
     #: rows of a stored ``value`` column that do not decode (what a peer must never bring in)
     undecodable_rows: Callable[[pa.Array | pa.ChunkedArray], list[int]]
+    #: many values at once: what ``encode`` gives each, or the error it raises first
+    encode_many: Callable[[Sequence[Any]], list[bytes]] | None = None
+
+    def encode_batch(self, values: Sequence[Any]) -> list[bytes]:
+        """Encode many values (``encode_many`` if there is one, else one by one).
+
+        >>> get_encoding("json").encode_batch([1.0, {"b": 1, "a": [2]}])
+        [b'1', b'{"b":1,"a":[2]}']
+        """
+        if self.encode_many is None:
+            return [self.encode(value) for value in values]
+        return self.encode_many(values)
 
 
 # --- JSON, byte-compatible with JavaScript's JSON.stringify -------------------------------
@@ -151,6 +163,21 @@ def _json_encode(value: Any) -> bytes:
     if not _shallow(text):
         raise EncodingError(_too_deep())
     return text.encode("utf-8")
+
+
+#: batches smaller than this are encoded value by value (the whole-batch scan costs NumPy)
+_WHOLE_BATCH = 64
+
+
+def _json_encode_many(values: Sequence[Any]) -> list[bytes]:
+    """What :func:`_json_encode` gives for each value (and the error it raises first)."""
+    if len(values) >= _WHOLE_BATCH:
+        from ._json_batch import encode_whole
+
+        encoded = encode_whole(values)
+        if encoded is not None:
+            return encoded
+    return [_json_encode(value) for value in values]
 
 
 def _too_deep() -> str:
@@ -371,6 +398,16 @@ def _utf8_encode(value: Any) -> bytes:
     )
 
 
+def _utf8_encode_many(values: Sequence[Any]) -> list[bytes]:
+    """:func:`_utf8_encode` of each value; plain ``str`` values without the per-value call."""
+    if all(type(value) is str for value in values):
+        try:
+            return [value.encode("utf-8") for value in values]
+        except UnicodeEncodeError:
+            pass  # a lone surrogate: the one-by-one path says so
+    return [_utf8_encode(value) for value in values]
+
+
 def _utf8_decode(data: bytes) -> str:
     try:
         return data.decode("utf-8")
@@ -418,8 +455,8 @@ def _text_to_bytes(text: str) -> bytes:
 
 
 ENCODINGS: dict[str, Encoding] = {
-    "utf-8": Encoding("utf-8", _utf8_encode, _utf8_decode, str, _utf8_undecodable),
-    "json": Encoding("json", _json_encode, _json_decode, _json_parse_text, _json_undecodable),
+    "utf-8": Encoding("utf-8", _utf8_encode, _utf8_decode, str, _utf8_undecodable, _utf8_encode_many),
+    "json": Encoding("json", _json_encode, _json_decode, _json_parse_text, _json_undecodable, _json_encode_many),
     "binary": Encoding("binary", _binary_encode, _identity, _text_to_bytes, _nothing_undecodable),
 }
 _ALIASES = {"utf8": "utf-8", "text": "utf-8", "bytes": "binary"}

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
+from itertools import repeat
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeAlias, Union
 
@@ -27,9 +28,9 @@ from .errors import (
     UsageError,
 )
 from .events import Event, Events
-from .keys import KEY_HEX, node_key_bytes, normalize_prefix
-from .node import Node
-from .rows import Links, concat, keys_with_heads, link_keys, node_of, piece_at, reencoder, table_nodes
+from .keys import KEY_BYTES, KEY_HEX, node_key_bytes, normalize_prefix
+from .node import Node, many_nodes
+from .rows import Links, concat, keys_with_heads, link_keys, node_of, piece_at, plain_values, reencoder, table_nodes
 from .store import segments
 from .store.commit import Change, commit
 from .store.directory import LogStore, SegmentGone, writing
@@ -234,36 +235,48 @@ class Log:
     def _batch(self, docs: Iterable[Mapping[str, Any]], operation: str, call: str | None = None) -> list[Node]:
         encoding = self.encoding
         given = encoding if call is None else get_encoding(call)
-        encode = given.encode if given is encoding else reencoder(given, encoding)
         items: list[Any] = []
         values: list[bytes] = []
         links_in: list[list[bytes] | None] = []
         identities: list[bytes | None] = []
-        for i, doc in enumerate(docs):
-            if not isinstance(doc, Mapping) or "value" not in doc:
-                raise UsageError(f"batch item {i} must be a dict with a 'value' (and optional 'links')")
-            links = doc.get("links", ())
-            if links is None:
-                links_in.append(None)
-            elif not links:
-                links_in.append(_NO_LINKS)
-            else:
-                links_in.append([bytes.fromhex(k) for k in link_keys(links, where=f"batch item {i}")])
-            values.append(encode(doc["value"]))
-            items.append(doc["value"] if given.name == "json" else given.decode(values[-1]))
-            identities.append(_identity(doc.get("identity", self.identity), i))
+        plain = (
+            plain_values(docs)
+            if given is encoding and self.identity is None and isinstance(docs, (list, tuple))
+            else None
+        )
+        if plain is not None:  # values that link nothing: checked, encoded and hashed for all docs at once
+            values = encoding.encode_batch(plain)
+            items = plain if encoding.name == "json" else [encoding.decode(value) for value in values]
+            links_in = [_NO_LINKS] * len(values)
+            identities = [None] * len(values)
+        else:
+            encode = given.encode if given is encoding else reencoder(given, encoding)
+            for i, doc in enumerate(docs):
+                if not isinstance(doc, Mapping) or "value" not in doc:
+                    raise UsageError(f"batch item {i} must be a dict with a 'value' (and optional 'links')")
+                links = doc.get("links", ())
+                if links is None:
+                    links_in.append(None)
+                elif not links:
+                    links_in.append(_NO_LINKS)
+                else:
+                    links_in.append([bytes.fromhex(k) for k in link_keys(links, where=f"batch item {i}")])
+                values.append(encode(doc["value"]))
+                items.append(doc["value"] if given.name == "json" else given.decode(values[-1]))
+                identities.append(_identity(doc.get("identity", self.identity), i))
         if not values:
             return []
-        signs = self.sign is not None or any(identity is not None for identity in identities)
+        unsigned = identities.count(None) == len(identities)
+        signs = self.sign is not None or not unsigned
         signatures: dict[bytes, bytes | None] = {}  # by key: a stage that runs twice signs once
         if self.read_only:
             raise ReadOnlyLogError(f"{self.path} was opened read-only; nothing was written", path=self.path)
 
-        appends = any(links is None for links in links_in)
+        appends = None in links_in
         staged: dict[str, Any] = {}
         if not appends:  # keys do not depend on the log's state: hash once, outside the lock
             links_fixed: list[list[bytes]] = [links or _NO_LINKS for links in links_in]
-            staged["keys"] = [node_key_bytes(value, links) for value, links in zip(values, links_fixed)]
+            staged["keys"] = list(map(node_key_bytes, values, links_fixed))
             staged["links"] = links_fixed
 
         def stage(current: Manifest, index: KeyIndex) -> Change:
@@ -271,7 +284,7 @@ class Log:
                 keys, links_of = keys_with_heads(values, links_in, current.heads, index.stored_set)
                 staged["keys"], staged["links"] = keys, links_of
             keys, links_of = staged["keys"], staged["links"]
-            linked = [link for links in links_of for link in links]
+            linked = [link for links in links_of for link in links] if any(links_of) else []
             existing = index.present(keys + linked) if len(index) else set()
             rows = self._new_rows(keys, links_of, existing)
             if not rows:
@@ -295,7 +308,10 @@ class Log:
                     self._events.preadd(announced)
 
             signed = ([n.identity for n in nodes], [n.signature for n in nodes]) if signs else (None, None)
-            pick = [keys[i] for i in rows], [links_of[i] for i in rows], [values[i] for i in rows]
+            if len(rows) == len(keys):  # all of them, in order
+                pick = keys, links_of, values
+            else:
+                pick = [keys[i] for i in rows], [links_of[i] for i in rows], [values[i] for i in rows]
             return Change([segments.make_table(*pick, *signed)], before_write=hook)
 
         announced: list[Node] = []
@@ -312,32 +328,37 @@ class Log:
         if done.manifest is not None:
             self._manifest = done.manifest
         keys, links_of = staged["keys"], staged["links"]
+        nodes = many_nodes(
+            list(map(bytes.hex, keys)),
+            [tuple(map(bytes.hex, links)) for links in links_of] if any(links_of) else repeat(()),
+            items,
+            self._changes(keys, done.tables),
+            None if unsigned else identities,
+            [signatures.get(key) for key in keys] if signatures else None,
+        )
+        if announced:
+            told = {node.key for node in announced}
+            self._events.add([node for node in nodes if node.key in told])
+        return nodes
+
+    def _changes(self, keys: list[bytes], tables: Sequence[pa.Table]) -> Sequence[int]:
+        """The change numbers of ``keys`` after a commit that added ``tables`` (0: not stored)."""
         index = self._keys
-        added = b"".join(segments.key_bytes(t.column("key")) for t in done.tables)
+        added = b"".join(segments.key_bytes(t.column("key")) for t in tables)
+        first_new = len(index) - len(added) // KEY_BYTES
+        if added == b"".join(keys):  # every key new, in order: the common batch
+            return range(first_new + 1, first_new + 1 + len(keys))
         new_keys = {k: n for n, k in enumerate(segments.split_keys(added))}
-        first_new = len(index) - len(new_keys)
-        hexes = b"".join(keys).hex()
-        nodes = []
-        for n, (key, links, item) in enumerate(zip(keys, links_of, items)):
+        changes = []
+        for key in keys:
             change = new_keys.get(key)
             if change is not None:
                 change += first_new + 1
             else:
                 position = index.position(key)
                 change = 0 if position is None else position + 1
-            nodes.append(
-                Node(
-                    hexes[64 * n : 64 * n + 64],
-                    tuple(link.hex() for link in links) if links else (),
-                    item,
-                    change,
-                    identities[n],
-                    signatures.get(key),
-                )
-            )
-        if announced:
-            self._events.add([node for node in nodes if node.key in {a.key for a in announced}])
-        return nodes
+            changes.append(change)
+        return changes
 
     # --- events -------------------------------------------------------------------------
 
@@ -360,6 +381,8 @@ class Log:
 
     def _new_rows(self, keys: list[bytes], links_of: list[list[bytes]], existing: set[bytes]) -> list[int]:
         """Rows to store: each link must be stored or come earlier; duplicates are dropped."""
+        if not existing and not any(links_of) and len(set(keys)) == len(keys):  # nothing to check
+            return list(range(len(keys)))
         seen: set[bytes] = set()
         new_rows: list[int] = []
         for i, (key, links) in enumerate(zip(keys, links_of)):

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-import base64
+import gc
+from collections import deque
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
+from itertools import repeat
 from typing import Any
 
 
@@ -31,7 +34,45 @@ class Node:
         if self.signature is not None:
             doc["signature"] = self.signature.hex()
         if isinstance(self.value, (bytes, bytearray)):
+            import base64
+
             doc["value_base64"] = base64.b64encode(self.value).decode("ascii")
         else:
             doc["value"] = self.value
         return doc
+
+
+#: each field's slot setter, in field order
+_SETTERS = tuple(getattr(Node, name).__set__ for name in Node.__slots__)
+
+
+def many_nodes(
+    keys: Collection[str],
+    links: Iterable[tuple[str, ...]],
+    values: Iterable[Any],
+    changes: Iterable[int],
+    identities: Iterable[bytes | None] | None = None,
+    signatures: Iterable[bytes | None] | None = None,
+) -> list[Node]:
+    """``Node(key, links, value, change, identity, signature)`` for every key (every
+    other column has as many items, or more), built one field at a time by
+    C loops (``map`` over the slot setters) instead of an ``__init__`` call per node: a
+    batch returns one Node per value.
+
+    >>> many_nodes(["ab" * 32], [()], ["v"], [1]) == [Node("ab" * 32, (), "v", 1)]
+    True
+    """
+    nothing = repeat(None)
+    columns: tuple[Iterable[Any], ...] = (keys, links, values, changes, identities or nothing, signatures or nothing)
+    # the new objects hold no cycle, so a collection meanwhile would free nothing and only walk
+    # every object of the process again, once per few hundred nodes: the collector waits
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        nodes = list(map(object.__new__, repeat(Node, len(keys))))
+        for setter, column in zip(_SETTERS, columns, strict=True):
+            deque(map(setter, nodes, column), maxlen=0)
+    finally:
+        if collecting:
+            gc.enable()
+    return nodes

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any, TypeAlias
+from operator import itemgetter
+from typing import TYPE_CHECKING, Any, TypeAlias, cast
 
 from .encodings import Encoding
 from .errors import EncodingError, UsageError
@@ -41,6 +42,27 @@ def link_keys(links: Links, *, where: str = "links") -> list[str]:
         else:
             raise UsageError(f"{where}: a link must be a hex key or a Node, not {type(link).__name__}")
     return out
+
+
+def plain_values(docs: Sequence[object]) -> list[Any] | None:
+    """The values of docs that are a ``dict`` with a value and nothing else but maybe
+    ``"links": []`` (or ``()``), checked for all docs at once; None if a doc is otherwise
+    (it then goes through the checks one doc at a time).
+
+    >>> plain_values([{"value": 1}, {"value": 2, "links": []}]), plain_values([{"value": 1, "links": None}])
+    ([1, 2], None)
+    """
+    if set(map(type, docs)) - {dict}:
+        return None
+    dicts = cast("list[dict[str, Any]]", docs)
+    for doc in [doc for doc in dicts if len(doc) != 1]:
+        links = doc.get("links", None)
+        if len(doc) != 2 or "value" not in doc or type(links) not in (list, tuple) or links:
+            return None
+    try:
+        return list(map(itemgetter("value"), dicts))
+    except KeyError:  # a one-key doc without a value
+        return None
 
 
 def table_nodes(tables: Sequence[pa.Table], encoding: Encoding) -> list[Node]:
