@@ -6,7 +6,6 @@ its spelling and its choices are declared here once.
 
 from __future__ import annotations
 
-import csv
 import json
 import sys
 from collections.abc import Callable, Iterable, Mapping
@@ -102,6 +101,8 @@ def write_nodes(nodes: Iterable[Node], fmt: str, out: TextIO, *, flush: bool = F
             out.write(json.dumps(node.to_dict(), ensure_ascii=False) + "\n")
             count += 1
     elif fmt == "csv":
+        import csv  # only for csv: `hyperframe add` never loads it
+
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(["change", "key", "links", "value"])
         for node in nodes:

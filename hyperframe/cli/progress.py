@@ -15,14 +15,12 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any, TypeVar
 
 import click
 
-from ..progress import REPLICATION_PHASES, ProgressCallback
-
-__all__ = ["REPLICATION_PHASES", "bars_wanted", "progress_bar", "quiet_option"]
+__all__ = ["bars_wanted", "progress_bar", "quiet_option", "replication_bar"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -60,10 +58,19 @@ def progress_bar(
     if not bars_wanted(quiet):
         yield None
         return
+    from ..progress import ProgressCallback  # only for a bar: commands without one never load it
+
     with ProgressCallback(
         desc=desc, unit=unit, phases=phases, file=sys.stderr, text=True, bar_options=_size_if_unknown()
     ) as bar:
         yield bar
+
+
+def replication_bar(quiet: bool, desc: str) -> AbstractContextManager[Callable[[int, int], None] | None]:
+    """:func:`progress_bar` naming what a replication is doing while no count comes."""
+    from ..progress import REPLICATION_PHASES
+
+    return progress_bar(quiet, desc, phases=REPLICATION_PHASES)
 
 
 def _size_if_unknown() -> dict[str, Any]:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import click
 
 from ..errors import NotALogError
-from .progress import REPLICATION_PHASES, progress_bar, quiet_option
+from .progress import progress_bar, quiet_option, replication_bar
 from .signing_commands import trust_option, trusted
 
 if TYPE_CHECKING:
@@ -108,7 +108,7 @@ def sync(
         click.echo(diff(a, b).summary())
         return
     mode: Mode = direction or "sync"
-    with progress_bar(quiet, VERBS[mode], phases=REPLICATION_PHASES) as progress:
+    with replication_bar(quiet, VERBS[mode]) as progress:
         report = replicate(a, b, mode=mode, timeout=timeout, deadline=deadline, progress=progress)
     click.echo(report.summary())
 
@@ -173,7 +173,7 @@ def replicate(
         done = peer.run(log, reader, writer, mode=mode, live=live, timeout=timeout, deadline=deadline)
         click.echo(f"hyperframe: {done.summary()}", err=True)
         return
-    with progress_bar(quiet, f"{VERBS[mode]} {directory.name}", phases=REPLICATION_PHASES) as progress:
+    with replication_bar(quiet, f"{VERBS[mode]} {directory.name}") as progress:
         report = run_stdio(
             Log(directory, verify=trusted(trust_file)).replica(),
             mode=mode,
@@ -227,7 +227,7 @@ def merge(target: Path, sources: tuple[Path, ...], timeout: float, deadline: flo
         src = Log(source, read_only=True)
         if src.manifest is None:
             raise NotALogError(f"{source} is not a hyperframe log; give log directories to merge", path=source)
-        with progress_bar(quiet, f"merging {source.name}", phases=REPLICATION_PHASES) as progress:
+        with replication_bar(quiet, f"merging {source.name}") as progress:
             report = replicate(src, out, mode="push", timeout=timeout, deadline=deadline, progress=progress)
         click.echo(f"{source}: {report.sent_a_to_b} new node(s) -> {target} ({report.bytes_total:,} bytes)")
     facts = out.info()
