@@ -322,15 +322,17 @@ class LogStore:
         self._publish(manifest, None if keep is not None else current)
         return manifest
 
-    def replace_segments(
-        self, current: Manifest, first: int, last: int, table: pa.Table, operation: str = "compact"
-    ) -> Manifest:
+    def replace_segments(self, current: Manifest, first: int, last: int, operation: str = "compact") -> Manifest:
         """Replace segments ``first..last-1`` by one segment holding the same rows (lock held).
 
-        The replaced files move to ``_hyperframe/retired/``, where readers and replications
-        that started from an older version still find them, until ``vacuum`` removes them.
+        The rows are streamed from the old files into the new one a row group at a time
+        (:meth:`pieces`, :func:`segments.write_pieces`), so memory stays flat however big
+        the log. The replaced files move to ``_hyperframe/retired/``, where readers and
+        replications that started from an older version still find them, until ``vacuum``
+        removes them. Heads, fingerprint and origins stay as they are: the nodes do.
         """
-        info = segments.write(self.path, table, current.encoding)
+        rows = (segments.as_read(table) for info in current.segments[first:last] for table in self.pieces(info))
+        info = segments.write_pieces(self.path, rows, current.encoding)
         whole = first == 0 and last == len(current.segments)  # all rewritten: format 2 now
         manifest = current.next(
             segments=current.segments[:first] + (info,) + current.segments[last:],
@@ -474,22 +476,15 @@ class LogStore:
                 first -= 1
         if len(segs) - first < 2:
             return current
-        table = self.read_tables(segs[first:])
-        return self.replace_segments(
-            current, first, len(segs), table, operation="compact" if everything else "auto-compact"
-        )
+        return self.replace_segments(current, first, len(segs), operation="compact" if everything else "auto-compact")
 
-    def read_tables(self, infos: Sequence[SegmentInfo], columns: list[str] | None = None) -> pa.Table:
-        import pyarrow as pa
-
-        tables = [self.read_segment(info, columns) for info in infos]
-        if not tables:
-            return segments.schema().empty_table()
-        return pa.concat_tables(tables).combine_chunks()
-
-    def read_segment(self, info: SegmentInfo, columns: list[str] | None = None) -> pa.Table:
+    def read_segment(
+        self, info: SegmentInfo, columns: list[str] | None = None, *, rows: tuple[int, int] | None = None
+    ) -> pa.Table:
+        """One segment (or some of its columns, or only rows ``a..b-1``), checked against
+        ``info`` (:func:`segments.read`)."""
         with self._reading(info):
-            return segments.read(self.path, info, columns)
+            return segments.read(self.path, info, columns, rows=rows)
 
     def pieces(self, info: SegmentInfo) -> Iterator[pa.Table]:
         """One segment's rows a row group at a time, checked against ``info``

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import os
 import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 TMP_SUFFIX = ".tmp"
@@ -36,20 +38,33 @@ def fsync_dir(directory: Path) -> None:
 
 def write_temp(directory: Path, data: bytes | memoryview) -> Path:
     """Write ``data`` to a new fsynced temporary file in ``directory`` and return its path."""
+    with temp_file(directory) as (path, write):
+        write(data)
+    return path
+
+
+@contextmanager
+def temp_file(directory: Path) -> Iterator[tuple[Path, Callable[[bytes | memoryview], None]]]:
+    """A new temporary file in ``directory`` and a function writing bytes to its end, for a
+    file written a piece at a time (too big to hold in memory); fsynced and closed when the
+    block ends, removed if it raises. Publish it with :func:`publish_replace`."""
     path = directory / f".{uuid.uuid4().hex}{TMP_SUFFIX}"
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-    try:
+
+    def write(data: bytes | memoryview) -> None:
         view = memoryview(data)
         while view:
             written = os.write(fd, view)
             view = view[written:]
+
+    try:
+        yield path, write
         os.fsync(fd)
     except BaseException:
         os.close(fd)
         path.unlink(missing_ok=True)
         raise
     os.close(fd)
-    return path
 
 
 def publish_replace(temp: Path, target: Path) -> None:

@@ -1,7 +1,9 @@
 """The key columns of a log's segments, loaded once and kept while segments stay the same.
 
 This is the log's hot-path index: membership, dedup and prefix look-ups run as
-vectorized scans over the 32-byte key columns (no per-node Python objects).
+vectorized scans over the 32-byte key columns (no per-node Python objects). Only the key
+column of each file is read, trusted because its SHA-256 is the segment id the manifest
+records (:func:`~hyperframe.store.segments.read`); the other columns are never decoded here.
 """
 
 from __future__ import annotations

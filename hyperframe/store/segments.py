@@ -11,18 +11,21 @@ from __future__ import annotations
 
 import hashlib
 import io
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import UsageError
 from ..keys import KEY_BYTES, array_keys
 from . import layout
-from .durable import publish_replace, write_temp
+from .durable import publish_replace, temp_file
 from .manifest import FORMAT, SegmentInfo, segment_file_name
 
 if TYPE_CHECKING:
     import numpy as np
     import pyarrow as pa
+    import pyarrow.parquet as pq
 
 
 #: Parquet metadata key recording the log's value encoding in every segment (for repair)
@@ -216,6 +219,18 @@ def make_table(
     return pa.Table.from_arrays([binary32(keys), link_lists(links), binaries(values), *optional], schema=fields)
 
 
+def as_read(table: pa.Table) -> pa.Table:
+    """``table`` with the types a segment file reads back as: Parquet names a list's items
+    ``element``, where :func:`schema` says ``item`` (the same type to every reader). A
+    compaction writes its rows so, as it always has: its file is then byte for byte the
+    file of one ``write_table`` of the segments as read."""
+    import pyarrow as pa
+
+    links = pa.field("links", pa.list_(pa.field("element", pa.binary(), nullable=False)), nullable=False)
+    stored = table.schema.set(table.schema.get_field_index("links"), links)
+    return table.cast(stored)
+
+
 def with_optional_columns(table: pa.Table) -> pa.Table:
     """``table`` with every optional column, in schema order (null where it has none:
     unsigned, or written before nodes kept their origin)."""
@@ -340,25 +355,23 @@ def segment_id(keys: pa.Array | pa.ChunkedArray) -> str:
 
 
 #: about how many bytes of Arrow data one row group of a segment holds (a reader decodes
-#: a row group whole; replication sends a segment one row group at a time)
+#: a row group whole; replication sends a segment one row group at a time, ``get`` reads one)
 ROW_GROUP_BYTES = 16 * 1024 * 1024
+#: the most rows of one row group
+ROW_GROUP_ROWS = 1 << 20
+#: how every segment file is written
+WRITE_OPTIONS: dict[str, Any] = {
+    "compression": "zstd",
+    "use_dictionary": ["value"],
+    "write_statistics": False,
+    "write_page_checksum": True,  # a flipped byte in a data page fails the read, never decodes wrong
+}
 
 
 def encode(table: pa.Table, encoding: str) -> bytes:
-    """Serialize a segment table to Parquet bytes."""
-    import pyarrow.parquet as pq
-
+    """Serialize a segment table to Parquet bytes (the bytes :func:`write` writes)."""
     sink = io.BytesIO()
-    rows = max(1, table.num_rows * ROW_GROUP_BYTES // max(table.nbytes, 1))
-    pq.write_table(
-        table.replace_schema_metadata({ENCODING_META: encoding.encode()}),
-        sink,
-        row_group_size=min(rows, 1 << 20),  # a sender decodes one row group at a time: keep them small
-        compression="zstd",
-        use_dictionary=["value"],
-        write_statistics=False,
-        write_page_checksum=True,  # a flipped byte in a data page fails the read, never decodes wrong
-    )
+    _write_parquet(sink, [table], encoding)
     return sink.getvalue()
 
 
@@ -372,28 +385,137 @@ def write(log_dir: Path, table: pa.Table, encoding: str) -> SegmentInfo:
     missing, damaged or format-1 file is (re)written, and the file it replaces is first
     linked into ``_hyperframe/retired/`` for readers of the versions that list it.
     """
-    sid = segment_id(table.column("key"))
+    found = _kept_file(log_dir, segment_id(table.column("key")), table.num_rows)
+    return found if found is not None else _write_new(log_dir, [table], encoding)
+
+
+def write_pieces(log_dir: Path, pieces: Iterable[pa.Table], encoding: str) -> SegmentInfo:
+    """Durably write the rows of ``pieces``, in order, as one top-level segment file (write
+    lock held), like :func:`write` but a piece at a time: what is held at once is a piece
+    and about a row group, however big the segment (a compaction's output).
+
+    The segment's id is known once the last piece is written; an intact file of it that is
+    already there is then kept as :func:`write` keeps it, and the new one dropped.
+    """
+    return _write_new(log_dir, pieces, encoding, keep_existing=True)
+
+
+def _write_new(log_dir: Path, pieces: Iterable[pa.Table], encoding: str, *, keep_existing: bool = False) -> SegmentInfo:
+    """Write ``pieces`` to a fsynced temporary, then rename it to its segment name."""
+    with temp_file(layout.tmp_dir(log_dir)) as (temp, write):
+        sink = _HashingSink(write)
+        sid, rows = _write_parquet(sink, pieces, encoding)
+    try:
+        found = _kept_file(log_dir, sid, rows) if keep_existing else None
+        if found is not None:
+            temp.unlink()
+            return found
+        target = log_dir / segment_file_name(sid)
+        if target.exists():  # damaged or format 1: readers of older versions may still want it
+            layout.retire(log_dir, target, copy=True)
+        publish_replace(temp, target)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+    return SegmentInfo(file=target.name, id=sid, rows=rows, size=sink.size, sha256=sink.digest.hexdigest())
+
+
+def _kept_file(log_dir: Path, sid: str, rows: int) -> SegmentInfo | None:
+    """An intact current-format file of segment ``sid`` (at the top level, or retired: then
+    moved back to the top), described as it is; None if there is none."""
     target = log_dir / segment_file_name(sid)
     for candidate in [target, *sorted(layout.retired_dir(log_dir).glob(f"{target.stem}.*{layout.RETIRED_SUFFIX}"))]:
-        found = _intact_file(candidate, sid, table.num_rows)
+        found = _intact_file(candidate, sid, rows)
         if found is not None:
             if candidate != target:
                 if target.exists():
                     layout.retire(log_dir, target, copy=True)
                 layout.restore(log_dir, candidate)
             return found
-    data = encode(table, encoding)
-    info = SegmentInfo(
-        file=target.name,
-        id=sid,
-        rows=table.num_rows,
-        size=len(data),
-        sha256=hashlib.sha256(data).hexdigest(),
-    )
-    if target.exists():  # damaged or format 1: readers of older versions may still want it
-        layout.retire(log_dir, target, copy=True)
-    publish_replace(write_temp(layout.tmp_dir(log_dir), data), target)
-    return info
+    return None
+
+
+class _HashingSink:
+    """A file being written, hashed and counted as its bytes go by (the SHA-256 and size
+    the manifest records, without reading the file back)."""
+
+    closed = False
+
+    def __init__(self, write: Callable[[bytes | memoryview], None]) -> None:
+        self._write = write
+        self.digest = hashlib.sha256()
+        self.size = 0
+
+    def write(self, data: bytes) -> int:
+        self._write(data)
+        self.digest.update(data)
+        self.size += len(data)
+        return len(data)
+
+    def tell(self) -> int:
+        return self.size
+
+    def flush(self) -> None:
+        pass
+
+
+def _write_parquet(sink: Any, pieces: Iterable[pa.Table], encoding: str) -> tuple[str, int]:
+    """Write the rows of ``pieces`` in order to ``sink`` as one segment file: the one place
+    segment bytes are made. Returns the segment's id and rows.
+
+    A piece of :data:`ROW_GROUP_BYTES` or more is cut into row groups of about that many
+    bytes (a whole table is written as ``pq.write_table`` would write it with that row
+    group size); smaller pieces are gathered into row groups of at most that size.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    meta = {ENCODING_META: encoding.encode()}
+    ids = hashlib.sha256()
+    rows = 0
+    writer: pq.ParquetWriter | None = None
+    pending: list[pa.Table] = []
+    pending_bytes = 0
+    first: pa.Table | None = None
+
+    def put(table: pa.Table, group_rows: int) -> None:
+        nonlocal writer
+        if writer is None:
+            writer = pq.ParquetWriter(sink, table.schema.with_metadata(meta), **WRITE_OPTIONS)
+        writer.write_table(table, row_group_size=max(1, min(group_rows, ROW_GROUP_ROWS)))
+
+    def flush() -> None:
+        nonlocal pending, pending_bytes
+        if len(pending) == 1:
+            table = pending[0]
+            put(table, table.num_rows * ROW_GROUP_BYTES // max(table.nbytes, 1))
+        elif pending:
+            # gathered to at most ROW_GROUP_BYTES: one row group, of contiguous arrays (the
+            # pages are then cut as for one table: a log that fits one row group is written
+            # byte for byte as a single write_table writes it)
+            table = pa.concat_tables(pending).combine_chunks()
+            put(table, table.num_rows)
+        pending, pending_bytes = [], 0
+
+    try:
+        for piece in pieces:
+            first = piece if first is None else first
+            if not piece.num_rows:
+                continue
+            ids.update(key_bytes(piece.column("key")))
+            rows += piece.num_rows
+            if pending and pending_bytes + piece.nbytes > ROW_GROUP_BYTES:
+                flush()
+            pending.append(piece)
+            pending_bytes += piece.nbytes
+        flush()
+        if writer is None:  # no rows: one empty row group, as pq.write_table writes it
+            empty = (first if first is not None else schema().empty_table()).slice(0, 0)
+            put(empty, 1)
+    finally:
+        if writer is not None:
+            writer.close()
+    return ids.hexdigest(), rows
 
 
 def _intact_file(path: Path, sid: str, rows: int) -> SegmentInfo | None:
@@ -450,30 +572,76 @@ class DamagedSegment(ValueError):
     """A segment file's bytes are not the bytes its manifest recorded."""
 
 
-def read(log_dir: Path, info: SegmentInfo, columns: list[str] | None = None) -> pa.Table:
-    """Read a segment (or some of its columns), checking its bytes against the manifest.
+#: bytes hashed (and read by the Parquet reader) at a time
+CHUNK = 1024 * 1024
+
+
+def read(
+    log_dir: Path, info: SegmentInfo, columns: list[str] | None = None, *, rows: tuple[int, int] | None = None
+) -> pa.Table:
+    """Read a segment (or some of its columns; with ``rows=(a, b)`` only rows ``a..b-1``,
+    decoding only the row groups that hold them), checked against the manifest.
 
     The file is looked for at the top level, then among the retired files (a version that
     a newer one replaced). A file whose size or SHA-256 differs from what the manifest
-    recorded is never parsed, so no damage (a flipped byte in data, footer or schema, a
-    truncation, another file copied over it) can be served. ``info.sha256 == ""`` skips
-    the check (repair only). Raises ``FileNotFoundError`` if no copy is there.
+    recorded is never parsed (:func:`opened`), so no damage (a flipped byte in data, footer
+    or schema, a truncation, another file copied over it) can be served.
+
+    The key column alone (``columns=["key"]``: the key index) is checked by what it is,
+    without reading the rest of the file: the keys' SHA-256 must be the segment id the
+    manifest records (the id *is* the hash of those bytes in row order), their count its
+    rows and the file's size its size; page checksums are verified as always. Damage
+    elsewhere in the file is refused by the reads that use those bytes (and found by
+    ``verify``). ``info.sha256 == ""`` skips the checks (repair only). Raises
+    ``FileNotFoundError`` if no copy is there, :class:`DamagedSegment` for a wrong copy.
     """
+    if columns == ["key"] and rows is None and info.sha256:
+        with opened(log_dir, info, whole=False) as file:
+            table = parse(file, columns)
+        if table.num_rows != info.rows or segment_id(table.column("key")) != info.id:
+            raise DamagedSegment("its keys are not the segment the manifest lists (another id)")
+        return table
+    with opened(log_dir, info) as file:
+        return parse(file, columns) if rows is None else parse(file, columns, rows=rows)
+
+
+@contextmanager
+def opened(log_dir: Path, info: SegmentInfo, *, whole: bool = True) -> Iterator[pa.NativeFile]:
+    """The first copy of segment ``info`` (top level, then retired) whose size and SHA-256
+    are what the manifest recorded, open at its start: hashed as a stream, never held
+    whole, and the same open file is then parsed. ``whole=False`` checks the size only
+    (the caller checks what it reads). Raises ``FileNotFoundError`` if no copy is there and
+    :class:`DamagedSegment` if none matches."""
+    import pyarrow as pa
+
     damaged: DamagedSegment | None = None
     for path in layout.locations(log_dir, info.file, info.sha256):
         try:
-            data = path.read_bytes()
+            # an Arrow file, not a Python one: Parquet then reads it through a small buffer,
+            # where a Python file would hand it each column chunk as one bytes object
+            file = pa.OSFile(str(path))
         except FileNotFoundError:
             continue
-        if info.sha256 and (len(data) != info.size or hashlib.sha256(data).hexdigest() != info.sha256):
-            damaged = DamagedSegment(
-                f"its bytes do not match the manifest's checksum ({len(data)} of {info.size} bytes)"
-            )
-            continue
-        return parse(data, columns)
+        with file:
+            size = file.size()
+            if info.sha256 and (size != info.size or (whole and _sha256(file) != info.sha256)):
+                damaged = DamagedSegment(
+                    f"its bytes do not match the manifest's checksum ({size} of {info.size} bytes)"
+                )
+                continue
+            file.seek(0)
+            yield file
+            return
     if damaged is not None:
         raise damaged
     raise FileNotFoundError(info.file)
+
+
+def _sha256(file: pa.NativeFile) -> str:
+    digest = hashlib.sha256()
+    while chunk := file.read(CHUNK):
+        digest.update(chunk)
+    return digest.hexdigest()
 
 
 def file_format(data: bytes) -> int:
@@ -487,15 +655,30 @@ def file_format(data: bytes) -> int:
     return FORMAT if all(name in stored.names for name in ORIGIN_COLUMNS) else 2
 
 
-def parse(data: bytes, columns: list[str] | None = None, *, checksums: bool = True) -> pa.Table:
-    """Parse segment bytes (page checksums verified unless ``checksums=False``: repair's
-    last resort, which then judges every row by its key), check the columns' types and
-    return them as format 2 (format-1 links are cast; every link must be 32 bytes)."""
+def parse(
+    data: bytes | pa.NativeFile,
+    columns: list[str] | None = None,
+    *,
+    checksums: bool = True,
+    rows: tuple[int, int] | None = None,
+) -> pa.Table:
+    """Parse segment bytes or an open segment file (page checksums verified unless
+    ``checksums=False``: repair's last resort, which then judges every row by its key),
+    check the columns' types and return them as format 2 (format-1 links are cast; every
+    link must be 32 bytes). ``rows=(a, b)``: only rows ``a..b-1``, from the row groups
+    holding them."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    with pq.ParquetFile(pa.BufferReader(data), page_checksum_verification=checksums) as file:
-        table = file.read(columns=columns)
+    source = data if isinstance(data, pa.NativeFile) else pa.BufferReader(data)
+    with pq.ParquetFile(source, page_checksum_verification=checksums) as file:
+        if rows is None:
+            table = file.read(columns=columns)
+        else:
+            groups, skip = _row_groups_holding(file.metadata, *rows)
+            table = file.read_row_groups(groups, columns=columns).slice(skip, rows[1] - rows[0])
+            if table.num_rows != rows[1] - rows[0]:
+                raise DamagedSegment(f"it holds fewer rows than the manifest lists (no row {rows[1] - 1})")
     if not checksums:
         table.validate(full=True)
     expected = schema()
@@ -515,6 +698,22 @@ def parse(data: bytes, columns: list[str] | None = None, *, checksums: bool = Tr
         if name == "links":
             check_links(table)
     return table
+
+
+def _row_groups_holding(meta: pq.FileMetaData, start: int, stop: int) -> tuple[list[int], int]:
+    """The row groups holding rows ``start..stop-1``, and how many rows of the first come
+    before ``start``."""
+    groups: list[int] = []
+    skip = 0
+    first = 0
+    for group in range(meta.num_row_groups):
+        end = first + meta.row_group(group).num_rows
+        if end > start and first < stop:
+            if not groups:
+                skip = start - first
+            groups.append(group)
+        first = end
+    return groups, skip
 
 
 def check_links(table: pa.Table) -> None:

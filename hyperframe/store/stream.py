@@ -1,12 +1,12 @@
 """Reading a segment a piece at a time, checked against its manifest entry.
 
-:func:`segments.read` reads a whole file into memory and parses it whole: right for
-reads that need every row at once, but a sender of a 40 MiB segment then holds the file's
-bytes and all its rows while it frames them. :func:`pieces` hashes the file as a stream
-(its size and SHA-256 must be what the manifest recorded, as for :func:`segments.read`,
-before anything of it is parsed), then parses it from the same open file one Parquet row
-group at a time, in batches of a few MiB, and checks at the end that it held the recorded
-rows and id (the SHA-256 of its keys). What it holds at once is one decoded row group
+:func:`segments.read` parses a whole file (or the row groups asked for) at once: right
+for reads that need every row at once, but a sender of a 40 MiB segment would then hold
+all its rows while it frames them, and a compaction all the log's. :func:`pieces` opens
+the file as :func:`segments.opened` does (hashed as a stream: its size and SHA-256 must be
+what the manifest recorded before anything of it is parsed), then parses it from the same
+open file one Parquet row group at a time, in batches of a few MiB, and checks at the
+end that it held the recorded rows and id (the SHA-256 of its keys). What it holds at once is one decoded row group
 (Parquet reads no less) and one batch, not the file's bytes and all its rows.
 """
 
@@ -17,14 +17,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from . import layout, segments
+from . import segments
 from .manifest import SegmentInfo
 
 if TYPE_CHECKING:
     import pyarrow as pa
-
-#: bytes hashed (and read by the Parquet reader) at a time
-CHUNK = 1024 * 1024
 
 
 def pieces(log_dir: Path, info: SegmentInfo, *, max_bytes: int = 8 * 1024 * 1024) -> Iterator[pa.Table]:
@@ -34,36 +31,8 @@ def pieces(log_dir: Path, info: SegmentInfo, *, max_bytes: int = 8 * 1024 * 1024
     is there and :class:`segments.DamagedSegment` for a copy that is not what the manifest
     recorded (before any row of it is returned, except for a row count or id that differs,
     which is only known at the end)."""
-    import pyarrow as pa
-
-    damaged: segments.DamagedSegment | None = None
-    for path in layout.locations(log_dir, info.file, info.sha256):
-        try:
-            # an Arrow file, not a Python one: Parquet then reads it through a small buffer,
-            # where a Python file would hand it each column chunk as one bytes object
-            file = pa.OSFile(str(path))
-        except FileNotFoundError:
-            continue
-        with file:
-            size = file.size()
-            if info.sha256 and (size != info.size or _sha256(file) != info.sha256):
-                damaged = segments.DamagedSegment(
-                    f"its bytes do not match the manifest's checksum ({size} of {info.size} bytes)"
-                )
-                continue
-            file.seek(0)  # the same open file that was hashed is parsed
-            yield from _row_groups(file, info, max_bytes)
-            return
-    if damaged is not None:
-        raise damaged
-    raise FileNotFoundError(info.file)
-
-
-def _sha256(file: pa.NativeFile) -> str:
-    digest = hashlib.sha256()
-    while chunk := file.read(CHUNK):
-        digest.update(chunk)
-    return digest.hexdigest()
+    with segments.opened(log_dir, info) as file:
+        yield from _row_groups(file, info, max_bytes)
 
 
 def _row_groups(file: pa.NativeFile, info: SegmentInfo, max_bytes: int) -> Iterator[pa.Table]:
@@ -72,7 +41,7 @@ def _row_groups(file: pa.NativeFile, info: SegmentInfo, max_bytes: int) -> Itera
 
     ids = hashlib.sha256()
     rows = 0
-    with pq.ParquetFile(file, buffer_size=CHUNK, pre_buffer=False, page_checksum_verification=True) as parquet:
+    with pq.ParquetFile(file, buffer_size=segments.CHUNK, pre_buffer=False, page_checksum_verification=True) as parquet:
         meta = parquet.metadata
         if meta.num_rows != info.rows:
             raise segments.DamagedSegment(f"it holds {meta.num_rows} rows, not {info.rows}")

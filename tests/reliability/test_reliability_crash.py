@@ -44,11 +44,14 @@ def test_random_kills_of_every_writer_lose_nothing(tmp_path: Path) -> None:
 KILL_POINTS = {
     # a new segment is in its temporary file (fsynced), not yet renamed
     "segment temp written": """
-        import hyperframe.store.segments as m
-        real = m.write_temp
+        import contextlib, hyperframe.store.segments as m
+        real = m.temp_file
+        @contextlib.contextmanager
         def patched(*a, **k):
-            real(*a, **k); die()
-        m.write_temp = patched
+            with real(*a, **k) as opened:
+                yield opened
+            die()
+        m.temp_file = patched
     """,
     # the segment has its final name; no manifest lists it yet (an orphan)
     "segment renamed": """
