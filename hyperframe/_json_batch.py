@@ -28,7 +28,7 @@ _dumps = (
     if _c_make_encoder is None
     else _c_make_encoder(None, None, json.encoder.encode_basestring, None, ":", ",", False, False, True)
 )
-_QUOTE, _BACKSLASH, _COLON, _COMMA, _SPACE = 0x22, 0x5C, 0x3A, 0x2C, 0x20
+_QUOTE, _BACKSLASH, _COLON, _COMMA = 0x22, 0x5C, 0x3A, 0x2C
 _OPEN, _CLOSE = (0x5B, 0x7B), (0x5D, 0x7D)  # [ {   ] }
 _DIGITS_AS_ZERO = bytes.maketrans(b"123456789", b"000000000")
 _LONG_DIGITS = b"0" * 16
@@ -61,19 +61,14 @@ def encode_whole(values: Sequence[Any]) -> list[bytes] | None:
     quotes = _string_quotes(text, raw)
     if len(quotes) % 2:
         return None
-    # the text with every string blanked (from its opening quote to just before its closing
-    # one): the compact text has no spaces of its own
+    # inside strings: from an opening quote to just before its closing one
     runs = np.diff(np.concatenate(([0], quotes, [len(text)])))
-    outside = text.copy()
-    outside[np.repeat(np.arange(len(runs)) % 2 == 1, runs)] = _SPACE
+    inside = np.repeat(np.arange(len(runs)) % 2 == 1, runs)
     marks = np.flatnonzero(
-        (outside == _COMMA)
-        | (outside == _OPEN[0])
-        | (outside == _OPEN[1])
-        | (outside == _CLOSE[0])
-        | (outside == _CLOSE[1])
+        ((text == _COMMA) | (text == _OPEN[0]) | (text == _OPEN[1]) | (text == _CLOSE[0]) | (text == _CLOSE[1]))
+        > inside
     )
-    kinds = outside[marks]
+    kinds = text[marks]
     steps = (kinds == _OPEN[0]).astype(np.int32) + (kinds == _OPEN[1]) - (kinds == _CLOSE[0]) - (kinds == _CLOSE[1])
     depth = np.cumsum(steps)
     if int(depth.max()) > MAX_DEPTH + 1:  # one level is the array around the batch
@@ -83,7 +78,7 @@ def encode_whole(values: Sequence[Any]) -> list[bytes] | None:
     if len(starts) != len(values):
         return None
     out = [raw[a:b] for a, b in zip(starts.tolist(), [*cuts.tolist(), len(raw) - 1])]
-    at = _differing(outside, text, raw, quotes)
+    at = _differing(text, inside, raw, quotes)
     if at:
         for row in set(np.searchsorted(starts, np.array(at), side="right").tolist()):
             out[row - 1] = _json_encode(values[row - 1])
@@ -105,24 +100,25 @@ def _string_quotes(text: np.ndarray, raw: bytes) -> np.ndarray:
     return quotes[~np.isin(quotes - 1, odd_ends)]
 
 
-def _differing(outside: np.ndarray, text: np.ndarray, raw: bytes, quotes: np.ndarray) -> list[int]:
-    """Positions of tokens where JavaScript's text may differ from Python's."""
+def _differing(text: np.ndarray, inside: np.ndarray, raw: bytes, quotes: np.ndarray) -> list[int]:
+    """Positions of tokens outside strings where JavaScript's text may differ from Python's."""
     import numpy as np
 
-    last = len(outside) - 1
+    last = len(text) - 1
     at: list[int] = []
-    odd = np.flatnonzero((outside == 0x2E) | (outside == 0x65) | (outside == 0x4E) | (outside == 0x49))  # . e N I
+    odd = np.flatnonzero(((text == 0x2E) | (text == 0x65) | (text == 0x4E) | (text == 0x49)) > inside)  # . e N I
     if len(odd):
-        first, second, third = outside[odd], outside[odd + 1], outside[np.minimum(odd + 2, last)]
+        first, second, third = text[odd], text[odd + 1], text[np.minimum(odd + 2, last)]
         integral = (
             (first == 0x2E) & (second == 0x30) & ((third == _COMMA) | (third == _CLOSE[0]) | (third == _CLOSE[1]))
         )
         exponent = (first == 0x65) & ((second == 0x2B) | (second == 0x2D))  # e+ e-: true and false have no sign
         at += odd[integral | exponent | (first == 0x4E) | (first == 0x49)].tolist()  # NaN, Infinity
-    digits = outside.tobytes().translate(_DIGITS_AS_ZERO)
-    found = digits.find(_LONG_DIGITS)  # maybe an integer past 2**53
+    digits = raw.translate(_DIGITS_AS_ZERO)
+    found = digits.find(_LONG_DIGITS)  # maybe an integer past 2**53 (digits in strings do not count)
     while found >= 0:
-        at.append(found)
+        if not inside[found]:
+            at.append(found)
         found = digits.find(_LONG_DIGITS, found + len(_LONG_DIGITS))
     opening, closing = quotes[0::2], quotes[1::2]  # keys: strings followed by a colon
     after, lead = text[np.minimum(closing + 1, last)], text[opening + 1]

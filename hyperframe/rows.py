@@ -55,10 +55,11 @@ def plain_values(docs: Sequence[object]) -> list[Any] | None:
     if set(map(type, docs)) - {dict}:
         return None
     dicts = cast("list[dict[str, Any]]", docs)
-    for doc in [doc for doc in dicts if len(doc) != 1]:
-        links = doc.get("links", None)
-        if len(doc) != 2 or "value" not in doc or type(links) not in (list, tuple) or links:
-            return None
+    if dicts and max(map(len, dicts)) > 1:  # some docs hold more than a value
+        for doc in [doc for doc in dicts if len(doc) > 1]:
+            links = doc.get("links", None)
+            if len(doc) != 2 or "value" not in doc or type(links) not in (list, tuple) or links:
+                return None
     try:
         return list(map(itemgetter("value"), dicts))
     except KeyError:  # a one-key doc without a value
