@@ -1,10 +1,12 @@
 """The causal graph of a log, drawn in layers: generations left to right, links as arrows.
 
-Layers come from ``networkx.topological_generations`` and positions from
+Layers are generations (a node's depth: 0 for a root, else one more than its deepest
+link, worked out over each log's columns with NumPy) and positions come from
 ``networkx.multipartite_layout`` (within a layer, nodes are ordered by where their links
 sit, so branches stay apart). Heads get a thick outline. Given two logs, or a diff, nodes
 are coloured by where they live: only in A, only in B, or shared. Beyond ``max_nodes``
-only the last generations are drawn, and the figure says so.
+only the last generations are drawn, and the figure says so. Only the drawn nodes become
+a networkx graph, and only their values are decoded: the cost follows what is drawn.
 
 >>> import hyperframe, tempfile
 >>> log = hyperframe.open(tempfile.mkdtemp(), encoding="json")
@@ -20,7 +22,7 @@ from __future__ import annotations
 import math
 import os
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeAlias, cast
@@ -30,6 +32,8 @@ from ..errors import UsageError
 
 if TYPE_CHECKING:
     import networkx as nx
+    import numpy as np
+    import pyarrow as pa
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
@@ -65,11 +69,19 @@ def _has_display() -> bool:
 
 @dataclass
 class _Side:
-    """One log taking part in a drawing, and which of the drawn nodes it holds."""
+    """One log taking part in a drawing: its nodes in change order, their links and depths."""
 
     log: Log
-    graph: nx.DiGraph
+    #: the nodes' keys (``fixed_size_binary(32)``); row ``i`` is change ``i + 1``
+    keys: pa.Array
+    lookup: _KeyRows
+    #: row ``i`` links the rows ``parents[starts[i]:starts[i + 1]]``
+    starts: np.ndarray
+    parents: np.ndarray
+    depth: np.ndarray
     heads: set[str] = field(default_factory=set)
+    #: the stored values, when labels need some of them
+    values: pa.ChunkedArray | None = None
 
 
 def plot(
@@ -110,23 +122,22 @@ def plot(
         if diff is not None
         else (as_log(other, read_only=True) if other is not None else None)
     )
-    sides = [_Side(a, a.graph, set(a.heads()))]
+    sides = [_read_side(a, values=label is not None)]
     if b is not None:
-        sides.append(_Side(b, b.graph, set(b.heads())))
-    graph = sides[0].graph if len(sides) == 1 else nx.compose(sides[1].graph, sides[0].graph)
+        sides.append(_read_side(b, values=label is not None))
+    union = _Union(sides)
+    kept, note = _last_generations(union, max_nodes)
+    drawn = [u for gen in kept for u in gen]
+    shown = union.graph(drawn)
+    layers = _order_layers(shown, [[union.hex(u) for u in gen] for gen in kept])
+    pos = nx.multipartite_layout(shown, subset_key=layers) if len(shown) else {}
     if diff is not None:
         only_a, only_b = set(diff.only_in_a), set(diff.only_in_b)
-    elif b is not None:
-        only_a = set(sides[0].graph) - set(sides[1].graph)
-        only_b = set(sides[1].graph) - set(sides[0].graph)
+        counts = (len(only_a), len(only_b), union.total - len(only_a) - len(only_b))
     else:
-        only_a = only_b = set()
-
-    generations = [sorted(g, key=lambda k: graph.nodes[k].get("change", 0)) for g in nx.topological_generations(graph)]
-    kept, note = _last_generations(generations, max_nodes, graph.number_of_nodes())
-    layers = _order_layers(graph, kept)
-    shown = graph.subgraph([k for layer in layers.values() for k in layer])
-    pos = nx.multipartite_layout(shown, subset_key=layers) if len(shown) else {}
+        only_a = {union.hex(u) for u in drawn if not union.in_b(u)}
+        only_b = {union.hex(u) for u in drawn if not union.in_a(u)}
+        counts = (union.only_a, union.only_b, union.total - union.only_a - union.only_b)
 
     widest = max((len(v) for v in layers.values()), default=1)
     if ax is None:
@@ -165,9 +176,9 @@ def plot(
         edgecolors=["black" if k in heads else "white" for k in shown],
         linewidths=edge_widths,
     )
-    labels = _labels(shown, sides, label)
-    if label is not None and n > LABEL_ALL_UP_TO:
-        labels = {k: v for k, v in labels.items() if k in heads}
+    few = label is None or n <= LABEL_ALL_UP_TO
+    labels = _labels(shown, union, label, [k for k in shown if few or k in heads])
+    if not few:
         note = (note + "; " if note else "") + f"labels on heads only above {LABEL_ALL_UP_TO} nodes"
     if labels:
         font = max(5.0, min(9.0, 240 / max(n, 1) ** 0.5 / 2))
@@ -180,13 +191,13 @@ def plot(
             bbox={"boxstyle": "round,pad=0.15", "facecolor": "white", "alpha": 0.75, "linewidth": 0},
         )
     ax.set_axis_off()
-    _legend(ax, two=b is not None, counts=(len(only_a), len(only_b), len(graph) - len(only_a) - len(only_b)))
+    _legend(ax, two=b is not None, counts=counts)
     if title is None:
         if b is None:
             count = len(sides[0].heads)
-            title = f"{a.path.name}: {len(graph):,} nodes, {count:,} head{'' if count == 1 else 's'}"
+            title = f"{a.path.name}: {union.total:,} nodes, {count:,} head{'' if count == 1 else 's'}"
         else:
-            title = f"A: {a.path.name}   B: {b.path.name}   ({len(graph):,} nodes in all)"
+            title = f"A: {a.path.name}   B: {b.path.name}   ({union.total:,} nodes in all)"
     ax.set_title(title)
     if note:
         ax.text(0.0, -0.02, note, transform=ax.transAxes, fontsize=9, color="#555555", va="top")
@@ -216,22 +227,319 @@ def save_graph(log: LogLike, path: str | os.PathLike[str], *, dpi: int = 150, **
 # --- pieces -----------------------------------------------------------------------------
 
 
-def _last_generations(generations: list[list[str]], max_nodes: int, total: int) -> tuple[list[list[str]], str]:
-    """The trailing generations that fit in ``max_nodes`` (at least one), and a note."""
-    kept: list[list[str]] = []
+def _read_side(log: Log, *, values: bool) -> _Side:
+    """A log's keys, links (as rows) and depths from one snapshot, without a Python object
+    per node; the raw values too when labels need some."""
+    import numpy as np
+    import pyarrow.compute as pc
+
+    from ..frames import depths
+    from ..store import segments
+
+    state = log.snapshot(["key", "links", "value"] if values else ["key", "links"])
+    table = state.table
+    kept = table.column("value") if values else None
+    if table.num_rows == 0:
+        none = np.zeros(0, dtype=np.int64)
+        keys = segments.one_array(table.column("key"))
+        return _Side(log, keys, _KeyRows(keys), np.zeros(1, np.int64), none, none, set(), kept)
+    keys = segments.one_array(table.column("key"))
+    links = table.column("links")
+    counts = np.asarray(pc.list_value_length(links).to_numpy(), dtype=np.int64)
+    lookup = _KeyRows(keys)
+    parents = lookup.rows(segments.flat_links(links))
+    starts = np.zeros(len(counts) + 1, dtype=np.int64)
+    np.cumsum(counts, out=starts[1:])
+    return _Side(log, keys, lookup, starts, parents, depths(counts, parents), set(state.heads), kept)
+
+
+class _KeyRows:
+    """Rows of keys among one log's keys (``fixed_size_binary(32)``), -1 where absent.
+
+    A binary search over the keys' first 8 bytes, the asked keys sorted first (so the
+    search walks the sorted ids in order), then whole keys compared; Arrow's hash look-up
+    when two keys share their first 8 bytes.
+    """
+
+    def __init__(self, keys: pa.Array) -> None:
+        import numpy as np
+
+        from ..store import segments
+
+        self.keys = keys
+        ids = segments.node_ids(keys)
+        self.by_id = np.argsort(ids)
+        self.ordered = ids[self.by_id]
+        self.unique = not bool((self.ordered[1:] == self.ordered[:-1]).any())
+
+    def rows(self, wanted: pa.Array) -> np.ndarray:
+        import numpy as np
+        import pyarrow.compute as pc
+
+        from ..store import segments
+
+        if not len(wanted) or not len(self.keys):
+            return np.full(len(wanted), -1, dtype=np.int64)
+        if not self.unique:
+            found = pc.index_in(wanted, value_set=self.keys).fill_null(-1)
+            return np.asarray(found.to_numpy(zero_copy_only=False), dtype=np.int64)
+        asked = segments.node_ids(wanted)
+        by_asked = np.argsort(asked)
+        at = np.empty(len(asked), dtype=np.int64)
+        at[by_asked] = np.searchsorted(self.ordered, asked[by_asked])
+        rows = self.by_id[np.minimum(at, len(self.ordered) - 1)]
+        same = (segments.key_matrix(self.keys)[rows] == segments.key_matrix(wanted)).all(axis=1)
+        return np.where(same, rows, -1).astype(np.int64)
+
+
+class _Union:
+    """The nodes of one or two logs, each once: A's rows, then the rows only B holds.
+
+    A node is the same in every log holding it (its key fixes its links), so its depth is
+    read from whichever side holds it. Its ``change`` is A's when A holds it, else B's,
+    and ``order`` is where ``nx.compose(B.graph, A.graph)`` (the graph the drawing was
+    first made from) lists it: B's nodes in B's order, then those only A holds in A's.
+    """
+
+    def __init__(self, sides: list[_Side]) -> None:
+        import numpy as np
+
+        self.sides = sides
+        a = sides[0]
+        b = sides[1] if len(sides) > 1 else None
+        self.n_a = len(a.keys)
+        n_b = len(b.keys) if b is not None else 0
+        b_in_a = a.lookup.rows(b.keys) if b is not None else np.zeros(0, dtype=np.int64)
+        a_in_b = np.full(self.n_a, -1, dtype=np.int64)
+        shared = np.flatnonzero(b_in_a >= 0)
+        a_in_b[b_in_a[shared]] = shared
+        #: B's rows of the nodes only B holds, and the union id of each B row
+        self.b_rows = np.flatnonzero(b_in_a < 0)
+        self.from_b = b_in_a.copy()
+        self.from_b[self.b_rows] = self.n_a + np.arange(len(self.b_rows))
+        self.total = self.n_a + len(self.b_rows)
+        self.n_b = n_b
+        only_a = a_in_b < 0
+        self.only_a = int(only_a.sum()) if b is not None else 0
+        self.only_b = len(self.b_rows)
+        b_depth = b.depth[self.b_rows] if b is not None else np.zeros(0, dtype=np.int64)
+        self.depth = np.concatenate([a.depth, b_depth])
+        self.change = np.concatenate([np.arange(1, self.n_a + 1, dtype=np.int64), self.b_rows + 1])
+        a_order = np.where(only_a, n_b + np.cumsum(only_a) - 1, a_in_b)
+        self.order = np.concatenate([a_order, self.b_rows]).astype(np.int64)
+        self._hex: dict[int, str] = {}
+        self._ids: dict[str, int] = {}
+
+    def _row(self, u: int) -> tuple[_Side, int]:
+        if u < self.n_a:
+            return self.sides[0], u
+        return self.sides[1], int(self.b_rows[u - self.n_a])
+
+    def in_a(self, u: int) -> bool:
+        return u < self.n_a
+
+    def in_b(self, u: int) -> bool:
+        return int(self.order[u]) < self.n_b
+
+    def hex(self, u: int) -> str:
+        """The node's key as hex (worked out for drawn nodes only)."""
+        if u not in self._hex:
+            side, row = self._row(u)
+            self._hex[u] = bytes(side.keys[row].as_py()).hex()
+            self._ids[self._hex[u]] = u
+        return self._hex[u]
+
+    def links(self, u: int) -> list[int]:
+        """The union ids of the nodes ``u`` links, each once."""
+        side, row = self._row(u)
+        rows = side.parents[side.starts[row] : side.starts[row + 1]]
+        rows = rows[rows >= 0]
+        ids = rows if u < self.n_a else self.from_b[rows]
+        return list(dict.fromkeys(ids.tolist()))
+
+    def graph(self, ids: list[int]) -> nx.DiGraph:
+        """The networkx graph of these nodes and the links among them, nodes and edges in
+        the composed graph's order (so drawing order is the same as from the whole graph)."""
+        import networkx as nx
+
+        place = {u: int(self.order[u]) for u in ids}
+        ordered = sorted(ids, key=place.__getitem__)
+        edges = sorted(
+            ((p, u) for u in ordered for p in self.links(u) if p in place), key=lambda e: (place[e[0]], place[e[1]])
+        )
+        g: nx.DiGraph = nx.DiGraph()
+        g.add_nodes_from(self.hex(u) for u in ordered)
+        g.add_edges_from((self.hex(p), self.hex(u)) for p, u in edges)
+        return g
+
+    def values(self, keys: list[str]) -> dict[str, Any]:
+        """Decoded values of these drawn nodes, read from A when it holds them, else from B."""
+        import pyarrow as pa
+
+        values: dict[str, Any] = {}
+        where = [(k, *self._row(self._ids[k])) for k in keys]
+        for side in self.sides:
+            rows = [(row, k) for k, held, row in where if held is side]
+            if not rows or side.values is None:
+                continue
+            taken = side.values.take(pa.array([row for row, _ in rows], pa.int64())).to_pylist()
+            decode = side.log.encoding.decode
+            for (_, k), raw in zip(rows, taken):
+                values[k] = decode(raw)
+        return values
+
+
+def _last_generations(union: _Union, max_nodes: int) -> tuple[list[list[int]], str]:
+    """The trailing generations that fit in ``max_nodes`` (at least one, cut to its last
+    ``max_nodes`` nodes), each in change order, and a note when some are left out.
+
+    Only those generations' nodes are sorted; of a cut generation, its last nodes only.
+    """
+    import numpy as np
+
+    total = union.total
+    if total == 0:
+        return [], ""
+    sizes = np.bincount(union.depth)
+    generations = len(sizes)
+    kept_sizes: list[int] = []  # from the last generation back
     count = 0
-    for gen in reversed(generations):
-        if kept and count + len(gen) > max_nodes:
+    for d in range(generations - 1, -1, -1):
+        size = int(sizes[d])
+        if kept_sizes and count + size > max_nodes:
             break
-        kept.append(gen[-max_nodes:] if not kept else gen)
-        count += len(kept[-1])
-    kept.reverse()
+        kept_sizes.append(min(size, max_nodes) if not kept_sizes else size)
+        count += kept_sizes[-1]
+    low = generations - len(kept_sizes)
+    ids = np.flatnonzero(union.depth >= low)
+    ids = ids[np.lexsort((union.change[ids], union.depth[ids]))]
+    bounds = np.concatenate([[0], np.cumsum(sizes[low:])]).tolist()
+    visits = _VisitOrder(union)
+    kept: list[list[int]] = []
+    for i in range(len(kept_sizes)):
+        gen = ids[bounds[i] : bounds[i + 1]]
+        last = i == len(kept_sizes) - 1
+        if last and len(gen) > max_nodes:  # one more, for a tie across the cut
+            gen = gen[-(max_nodes + 1) :]
+        kept.append(_break_ties(gen.tolist(), union, visits))
+        if last:
+            kept[-1] = kept[-1][-max_nodes:]
     if count == total:
         return kept, ""
     return kept, (
-        f"showing the last {len(kept):,} of {len(generations):,} generations "
+        f"showing the last {len(kept):,} of {generations:,} generations "
         f"({count:,} of {total:,} nodes); pass max_nodes= to draw more"
     )
+
+
+def _break_ties(gen: list[int], union: _Union, visits: _VisitOrder) -> list[int]:
+    """A generation sorted by change, with each pair of equal changes (a node of A and
+    one only B holds: no more than two share a number) in networkx's visiting order."""
+    for i in range(len(gen) - 1):
+        x, y = gen[i], gen[i + 1]
+        if union.change[x] == union.change[y] and visits.first(y, x):
+            gen[i], gen[i + 1] = y, x
+    return gen
+
+
+@dataclass(frozen=True)
+class _Needs:
+    """A comparison waits on the link visited last of this node (a merge), not found yet."""
+
+    node: int
+
+
+class _VisitOrder:
+    """Which of two nodes of one generation ``nx.topological_generations`` lists first
+    over the composed graph (what the drawing keeps between equal change numbers).
+
+    networkx lists the roots in graph order; then, generation after generation, it visits
+    each node's children in graph order and lists a child at its last link visited, which
+    is its link one generation up visited last. So two nodes of a generation compare as
+    those links do, back up the two lines until they meet (graph order decides) or reach
+    the roots. Only the pairs asked about are walked, without recursion; results and
+    partial walks are kept, so walking the same lines again is a dictionary look-up.
+    """
+
+    def __init__(self, union: _Union) -> None:
+        self.union = union
+        self.last: dict[int, int] = {}  # node -> its link one generation up visited last
+        self.known: dict[tuple[int, int], bool] = {}
+        self.ahead: dict[tuple[int, int], tuple[int, int]] = {}  # pair -> the pair it was walked to
+
+    def first(self, x: int, y: int) -> bool:
+        """True if networkx lists ``x`` before ``y`` (two nodes of one generation)."""
+        while True:
+            found = self._compare(x, y)
+            if isinstance(found, bool):
+                return found
+            self._find_last(found.node)
+
+    def _up(self, u: int) -> list[int]:
+        depth = int(self.union.depth[u])
+        return [p for p in self.union.links(u) if int(self.union.depth[p]) == depth - 1]
+
+    def _last_of(self, u: int) -> int | None:
+        if u not in self.last:
+            up = self._up(u)
+            if len(up) > 1:
+                return None  # a merge: which link is visited last needs comparing
+            self.last[u] = up[0]
+        return self.last[u]
+
+    def _compare(self, x: int, y: int) -> bool | _Needs:
+        order = self.union.order
+        walked: list[tuple[int, int]] = []
+        pair = (x, y)
+        while True:
+            if pair in self.known:
+                result = self.known[pair]
+                break
+            if pair in self.ahead:
+                walked.append(pair)
+                pair = self.ahead[pair]
+                continue
+            u, v = pair
+            if int(self.union.depth[u]) == 0:
+                result = int(order[u]) < int(order[v])
+                break
+            pu, pv = self._last_of(u), self._last_of(v)
+            if pu is None or pv is None:
+                for seen in walked:
+                    self.ahead[seen] = pair
+                return _Needs(u if pu is None else v)
+            if pu == pv:  # children of one node: listed in graph order
+                result = int(order[u]) < int(order[v])
+                break
+            walked.append(pair)
+            pair = (pu, pv)
+        for seen in walked:
+            self.known[seen] = result
+        self.known[pair] = result
+        return result
+
+    def _find_last(self, node: int) -> None:
+        """Find which link of the merge ``node`` is visited last (merges above it first)."""
+        stack = [node]
+        while stack:
+            u = stack[-1]
+            if u in self.last:
+                stack.pop()
+                continue
+            up = self._up(u)
+            best, needs = up[0], None
+            for p in up[1:]:
+                found = self._compare(best, p)
+                if isinstance(found, _Needs):
+                    needs = found
+                    break
+                if found:
+                    best = p
+            if needs is None:
+                self.last[u] = best
+                stack.pop()
+            else:
+                stack.append(needs.node)
 
 
 def _order_layers(graph: nx.DiGraph, generations: list[list[str]]) -> dict[int, list[str]]:
@@ -297,35 +605,18 @@ def _field(value: Any, path: str) -> Any:
     return value
 
 
-def _labels(shown: nx.DiGraph, sides: list[_Side], label: Label) -> dict[str, str]:
+def _labels(shown: nx.DiGraph, union: _Union, label: Label, wanted: list[str]) -> dict[str, str]:
+    """Labels of the ``wanted`` drawn nodes: short keys, a value field, or ``label(value)``."""
     if label is None:
         return {k: k[:6] for k in shown} if len(shown) <= KEY_LABELS_UP_TO else {}
-    values = _values(shown, sides)
+    values = union.values(wanted)
     pick: Callable[[Any], Any] = label if callable(label) else (lambda v: _field(v, label))
     out = {}
-    for k in shown:
+    for k in wanted:
         text = pick(values.get(k))
         if text is not None and not (isinstance(text, float) and math.isnan(text)):  # skip None and NaN
             out[k] = str(text)
     return out
-
-
-def _values(nodes: Iterable[str], sides: list[_Side]) -> dict[str, Any]:
-    """Decoded values of ``nodes``, read from whichever log holds each."""
-    import pyarrow as pa
-
-    wanted = set(nodes)
-    values: dict[str, Any] = {}
-    for side in sides:
-        rows = sorted((side.graph.nodes[k]["change"] - 1, k) for k in wanted - values.keys() if k in side.graph)
-        if not rows:
-            continue
-        table = side.log.to_arrow_raw().select(["value"])
-        taken = table.take(pa.array([r for r, _ in rows], pa.int64())).column("value").to_pylist()
-        decode = side.log.encoding.decode
-        for (_, k), raw in zip(rows, taken):
-            values[k] = decode(raw)
-    return values
 
 
 def _legend(ax: Axes, *, two: bool, counts: tuple[int, int, int]) -> None:
