@@ -254,42 +254,28 @@ def _read_side(log: Log, *, values: bool) -> _Side:
 
 
 class _KeyRows:
-    """Rows of keys among one log's keys (``fixed_size_binary(32)``), -1 where absent.
-
-    A binary search over the keys' first 8 bytes, the asked keys sorted first (so the
-    search walks the sorted ids in order), then whole keys compared; Arrow's hash look-up
-    when two keys share their first 8 bytes.
-    """
+    """Rows of keys among one log's keys (``fixed_size_binary(32)``), -1 where absent
+    (:func:`hyperframe.store.keyset.lookup`: no per-key Python objects)."""
 
     def __init__(self, keys: pa.Array) -> None:
         import numpy as np
 
-        from ..store import segments
+        from ..store import keyset, segments
 
-        self.keys = keys
-        ids = segments.node_ids(keys)
-        self.by_id = np.argsort(ids)
-        self.ordered = ids[self.by_id]
-        self.unique = not bool((self.ordered[1:] == self.ordered[:-1]).any())
+        stored = keyset.as_keys(segments.key_bytes(keys))
+        ids = keyset.prefixes(stored)
+        self.by_id = np.argsort(ids, kind="stable")
+        self.ids, self.words = ids[self.by_id], keyset.words(stored)[self.by_id]
 
     def rows(self, wanted: pa.Array) -> np.ndarray:
         import numpy as np
-        import pyarrow.compute as pc
 
-        from ..store import segments
+        from ..store import keyset, segments
 
-        if not len(wanted) or not len(self.keys):
-            return np.full(len(wanted), -1, dtype=np.int64)
-        if not self.unique:
-            found = pc.index_in(wanted, value_set=self.keys).fill_null(-1)
-            return np.asarray(found.to_numpy(zero_copy_only=False), dtype=np.int64)
-        asked = segments.node_ids(wanted)
-        by_asked = np.argsort(asked)
-        at = np.empty(len(asked), dtype=np.int64)
-        at[by_asked] = np.searchsorted(self.ordered, asked[by_asked])
-        rows = self.by_id[np.minimum(at, len(self.ordered) - 1)]
-        same = (segments.key_matrix(self.keys)[rows] == segments.key_matrix(wanted)).all(axis=1)
-        return np.where(same, rows, -1).astype(np.int64)
+        asked = keyset.as_keys(segments.key_bytes(wanted))
+        at = keyset.lookup(self.ids, self.words, keyset.prefixes(asked), keyset.words(asked))
+        rows: np.ndarray = np.where(at >= 0, self.by_id[np.maximum(at, 0)], -1).astype(np.int64)
+        return rows
 
 
 class _Union:
