@@ -165,19 +165,24 @@ def _json_encode(value: Any) -> bytes:
     return text.encode("utf-8")
 
 
-#: batches smaller than this are encoded value by value (the whole-batch scan costs NumPy)
+#: batches smaller than this are encoded value by value (the whole-batch scan costs NumPy);
+#: larger ones in pieces of at most _WHOLE_PIECE values (the scan's arrays stay small)
 _WHOLE_BATCH = 64
+_WHOLE_PIECE = 8192
 
 
 def _json_encode_many(values: Sequence[Any]) -> list[bytes]:
     """What :func:`_json_encode` gives for each value (and the error it raises first)."""
-    if len(values) >= _WHOLE_BATCH:
-        from ._json_batch import encode_whole
+    if len(values) < _WHOLE_BATCH:
+        return [_json_encode(value) for value in values]
+    from ._json_batch import encode_whole
 
-        encoded = encode_whole(values)
-        if encoded is not None:
-            return encoded
-    return [_json_encode(value) for value in values]
+    out: list[bytes] = []
+    for start in range(0, len(values), _WHOLE_PIECE):
+        piece = values[start : start + _WHOLE_PIECE]
+        encoded = encode_whole(piece)
+        out += [_json_encode(value) for value in piece] if encoded is None else encoded
+    return out
 
 
 def _too_deep() -> str:

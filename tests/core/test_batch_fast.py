@@ -94,6 +94,19 @@ def test_random_values_encode_as_one_by_one(values: list[Any]) -> None:
     assert JSON.encode_batch(values) == expected
 
 
+def test_a_big_batch_encodes_as_one_by_one_and_fails_at_the_same_value() -> None:
+    # big enough to be scanned in several pieces; odd values land in every piece
+    odd = [v for v in ODD_VALUES if v != "\ud800"]
+    values = [odd[i % len(odd)] if i % 7 == 0 else {"i": i, "msg": f"hello {i}"} for i in range(30_000)]
+    assert JSON.encode_batch(values) == one_by_one(values)
+    late = values[:25_000] + [float("nan"), {"deep": nested(MAX_DEPTH + 1)}] + values[:100]
+    with pytest.raises(EncodingError) as one:
+        one_by_one(late)
+    with pytest.raises(EncodingError) as whole:
+        JSON.encode_batch(late)
+    assert str(whole.value) == str(one.value)
+
+
 def test_depth_limit_is_the_value_by_value_one() -> None:
     fill = list(range(70))
     deepest = fill + [nested(MAX_DEPTH)]
