@@ -142,7 +142,8 @@ def _framed_keys(values: pa.Array, offsets: np.ndarray, links: bytes) -> list[by
         n,
         [None, pa.py_buffer((offsets * width).astype(np.int32)), pa.py_buffer(framed_links)],
     )
-    nothing = pa.Array.from_buffers(pa.binary(), n, [None, pa.py_buffer(np.zeros(n + 1, dtype=np.int32)), pa.py_buffer(b"")])
+    empty = [None, pa.py_buffer(np.zeros(n + 1, dtype=np.int32)), pa.py_buffer(b"")]
+    nothing = pa.Array.from_buffers(pa.binary(), n, empty)
     framed = pc.binary_join_element_wise(link_bytes, _length_lines(values), values, nothing)  # separator: b""
     ends = np.frombuffer(framed.buffers()[1], dtype=np.int32)[: n + 1].tolist()
     body = framed.buffers()[2].to_pybytes()

@@ -33,8 +33,8 @@ from typing import TYPE_CHECKING
 
 from ..errors import LogError, UsageError
 from ..keys import KEY_HEX
-from . import manifest as mf
 from . import keyset, origin, segments
+from . import manifest as mf
 from .directory import LogStore, writing
 from .keyindex import KeyIndex
 from .manifest import Manifest, SegmentInfo
@@ -214,16 +214,24 @@ def drop_known(index: KeyIndex, table: pa.Table) -> pa.Table:
 
 
 def next_heads(old: Sequence[str], tables: Sequence[pa.Table]) -> tuple[str, ...]:
-    """Heads after appending ``tables``: old heads and new keys that nothing new links."""
+    """Heads after appending ``tables``: old heads and new keys that nothing new links, in
+    key order (sorted as raw bytes by NumPy, which is their hex order)."""
+    import numpy as np
+
     raw = b"".join(segments.key_bytes(table.column("key")) for table in tables)
     if not raw:
         return tuple(old)
     linked = keyset.as_keys(b"".join(segments.link_offsets(table)[1] for table in tables))
     keys = keyset.as_keys(raw)
-    fresh = keys[~keyset.isin(keys, linked)] if len(linked) else keys
-    text = fresh.tobytes().hex()
-    heads = {text[i : i + KEY_HEX] for i in range(0, len(text), KEY_HEX)}
+    heads = [keys[~keyset.isin(keys, linked)] if len(linked) else keys]
     if old:
-        before = keyset.as_keys(b"".join(bytes.fromhex(h) for h in old))
-        heads.update(h for h, gone in zip(old, keyset.isin(before, linked).tolist()) if not gone)
-    return tuple(sorted(heads))
+        before = keyset.as_keys(bytes.fromhex("".join(old)))
+        heads.append(before[~keyset.isin(before, linked)] if len(linked) else before)
+    every = np.concatenate(heads)
+    words = np.ascontiguousarray(every).view(">u8").reshape(-1, 4)  # big-endian: byte order
+    order = np.lexsort((words[:, 3], words[:, 2], words[:, 1], words[:, 0]))
+    words = words[order]
+    first = np.ones(len(order), dtype=bool)
+    first[1:] = (words[1:] != words[:-1]).any(axis=1)
+    text = every[order][first].tobytes().hex()
+    return tuple(text[i : i + KEY_HEX] for i in range(0, len(text), KEY_HEX))

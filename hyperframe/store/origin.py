@@ -92,7 +92,7 @@ def assign(tables: list[pa.Table], origin: Origin) -> tuple[list[pa.Table], Orig
     A row that arrived under this origin's own log id with a seq above the highest given
     here moves the counter past it, so no seq is ever given twice under one id.
     """
-    from .segments import optional_column
+    from .segments import counting_column, optional_column, repeated_column
 
     seq = origin.seq
     out = []
@@ -108,9 +108,11 @@ def assign(tables: list[pa.Table], origin: Origin) -> tuple[list[pa.Table], Orig
                 seq = max(seq, int(pc.max(pc.filter(table.column("seq"), ours)).as_py() or 0))
             out.append(table)
             continue
+        fields = table.schema
         if logs.null_count == n:  # all made here: the common case
-            mine: list[str | None] = [origin.log] * n
-            numbers: list[int | None] = list(range(seq + 1, seq + 1 + n))
+            if seq + n > MAX_SEQ:
+                raise OverflowError(f"log id {origin.log} has used up its seqs")
+            log_column, seq_column = repeated_column(origin.log, n, logs.type), counting_column(seq + 1, n)
             seq += n
         else:  # some of each (nodes from an older hyperframe among others): rare, row by row
             mine, numbers = logs.to_pylist(), table.column("seq").to_pylist()
@@ -118,11 +120,11 @@ def assign(tables: list[pa.Table], origin: Origin) -> tuple[list[pa.Table], Orig
             for row in [i for i, lg in enumerate(mine) if lg is None]:
                 seq += 1
                 mine[row], numbers[row] = origin.log, seq
-        if seq > MAX_SEQ:
-            raise OverflowError(f"log id {origin.log} has used up its seqs")
-        fields = table.schema
-        table = table.set_column(fields.get_field_index("log"), fields.field("log"), optional_column(mine, logs.type))
-        at = fields.get_field_index("seq")
-        table = table.set_column(at, fields.field("seq"), optional_column(numbers, fields.field("seq").type))
+            if seq > MAX_SEQ:
+                raise OverflowError(f"log id {origin.log} has used up its seqs")
+            log_column = optional_column(mine, logs.type)
+            seq_column = optional_column(numbers, fields.field("seq").type)
+        table = table.set_column(fields.get_field_index("log"), fields.field("log"), log_column)
+        table = table.set_column(fields.get_field_index("seq"), fields.field("seq"), seq_column)
         out.append(table)
     return out, Origin(origin.log, seq, origin.home)

@@ -113,6 +113,26 @@ def optional_column(values: list[Any], kind: pa.DataType) -> pa.Array:
     return pa.Array.from_buffers(kind, n, [validity, _offsets(list(map(len, raw))), pa.py_buffer(b"".join(raw))])
 
 
+def repeated_column(value: str | bytes, n: int, kind: pa.DataType) -> pa.Array:
+    """``n`` times one value as a ``binary`` or ``string`` column, built from buffers (no
+    list of ``n`` items: the origin of a batch's nodes)."""
+    import numpy as np
+    import pyarrow as pa
+
+    raw = value.encode() if isinstance(value, str) else value
+    offsets = np.arange(n + 1, dtype=np.int64) * len(raw)
+    return pa.Array.from_buffers(kind, n, [None, pa.py_buffer(offsets.astype(np.int32)), pa.py_buffer(raw * n)])
+
+
+def counting_column(first: int, n: int) -> pa.Array:
+    """``first, first + 1, ...`` (``n`` numbers) as a ``uint32`` column."""
+    import numpy as np
+    import pyarrow as pa
+
+    numbers = np.arange(first, first + n, dtype=np.int64).astype(np.uint32)
+    return pa.Array.from_buffers(pa.uint32(), n, [None, pa.py_buffer(numbers)])
+
+
 def link_lists(links: list[list[bytes]]) -> pa.Array:
     """A links column (``list<binary>``, 32-byte items) from lists of raw keys."""
     import numpy as np

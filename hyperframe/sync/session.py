@@ -43,11 +43,11 @@ from ..errors import (
     UsageError,
 )
 from ..store import segments
+from ..store.keyset import in_sorted
 from ..store.manifest import Manifest, SegmentInfo
 from . import sketch
 from .framing import Channel, Frame, Kind
 from .modes import MODES, Mode
-from ..store.keyset import in_sorted
 from .nodes import Incoming, encode_frames
 from .report import Progress, SideReport
 
