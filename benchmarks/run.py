@@ -72,6 +72,7 @@ def main(argv: list[str] | None = None) -> int:
 
     mode = "quick" if args.quick else "full"
     env = environment()
+    env["bytecode_compiled_first"] = bench_core.compile_bytecode()  # fresh processes import it like an install
     print(
         f"hyperframe benchmarks ({mode}): python {env['python']}, pyarrow {env['pyarrow']}, {env['cpus']} CPUs, "
         f"node {env['node'] or 'absent'}; commit {env['commit'] or '?'}; load {_load()}; work dir {work}",
