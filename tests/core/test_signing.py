@@ -117,18 +117,18 @@ def test_the_cli_signs_verifies_and_refuses_an_untrusted_push(tmp_path: Path, ru
     result = run("verify", tmp_path / "field.db", "--trust", team)
     assert result.code != 0 and "unsigned" in result.out
     run("add", tmp_path / "intruder.db", "intruder", "--sign", other_key)
-    pipe = run_process(
-        "pipe",
-        f"hyperframe replicate {tmp_path / 'intruder.db'} --mode push --quiet",
-        f"hyperframe replicate {tmp_path / 'lab.db'} --trust {team} --quiet",
-    )
+
+    def intruder_pushes() -> Any:
+        return run_process(
+            "pipe",
+            f"hyperframe replicate {tmp_path / 'intruder.db'} --mode push --quiet",
+            f"hyperframe replicate {tmp_path / 'lab.db'} --trust {team} --quiet",
+        )
+
+    pipe = intruder_pushes()
     assert pipe.code != 0 and "invalid signature" in pipe.err
     assert not (tmp_path / "lab.db").exists()  # refused before the log was created
     run("add", tmp_path / "lab.db", "ours", "--sign", me_key)
-    pipe = run_process(
-        "pipe",
-        f"hyperframe replicate {tmp_path / 'intruder.db'} --mode push --quiet",
-        f"hyperframe replicate {tmp_path / 'lab.db'} --trust {team} --quiet",
-    )
+    pipe = intruder_pushes()
     assert pipe.code != 0 and "invalid signature" in pipe.err
     assert verify_log(tmp_path / "lab.db").nodes == 1
