@@ -228,10 +228,15 @@ def next_heads(old: Sequence[str], tables: Sequence[pa.Table]) -> tuple[str, ...
         before = keyset.as_keys(bytes.fromhex("".join(old)))
         heads.append(before[~keyset.isin(before, linked)] if len(linked) else before)
     every = np.concatenate(heads)
-    words = np.ascontiguousarray(every).view(">u8").reshape(-1, 4)  # big-endian: byte order
-    order = np.lexsort((words[:, 3], words[:, 2], words[:, 1], words[:, 0]))
-    words = words[order]
-    first = np.ones(len(order), dtype=bool)
-    first[1:] = (words[1:] != words[:-1]).any(axis=1)
-    text = every[order][first].tobytes().hex()
+    ids = keyset.prefixes(every)  # the first 8 bytes, big-endian: byte order
+    order = np.argsort(ids, kind="stable")
+    ids = ids[order]
+    if len(ids) > 1 and (ids[1:] == ids[:-1]).any():  # keys sharing 8 bytes, or repeats: whole keys
+        words = np.ascontiguousarray(every).view(">u8").reshape(-1, 4)
+        order = np.lexsort((words[:, 3], words[:, 2], words[:, 1], words[:, 0]))
+        words = words[order]
+        first = np.ones(len(order), dtype=bool)
+        first[1:] = (words[1:] != words[:-1]).any(axis=1)
+        order = order[first]
+    text = every[order].tobytes().hex()
     return tuple(text[i : i + KEY_HEX] for i in range(0, len(text), KEY_HEX))
