@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from .encodings import get_encoding
 from .errors import CorruptLogError
-from .keys import KEY_BYTES, KEY_HEX
+from .keys import KEY_BYTES
 from .node import Node
 from .store import keyset, segments
 from .store import manifest as mf
@@ -37,15 +37,8 @@ def _misplaced(file: str, raw: bytes, offsets: np.ndarray, flat: bytes, seen: ke
     keys of the segments before it; this one's are added)."""
     import numpy as np
 
-    keys, links = keyset.as_keys(raw), keyset.as_keys(flat)
-    ids, words = keyset.prefixes(keys), keyset.words(keys)
-    order = np.argsort(ids, kind="stable")
-    rows = np.arange(len(keys))
-    first_row = order[keyset.lookup(ids[order], words[order], ids, words)]  # stable: the earliest equal row
-    twice = (first_row < rows) | seen.contains(keys)
-    link_row = np.repeat(rows, np.diff(offsets))
-    at = keyset.lookup(ids[order], words[order], keyset.prefixes(links), keyset.words(links))
-    absent = ~(((at >= 0) & (order[at] < link_row)) | seen.contains(links))
+    twice, absent = keyset.out_of_order(keyset.as_keys(raw), offsets, keyset.as_keys(flat), seen)
+    link_row = np.repeat(np.arange(len(twice)), np.diff(offsets))
     problems = []
     for row in sorted(set(np.flatnonzero(twice).tolist()) | set(link_row[absent].tolist())):
         if twice[row]:
@@ -53,7 +46,7 @@ def _misplaced(file: str, raw: bytes, offsets: np.ndarray, flat: bytes, seen: ke
         for j in range(int(offsets[row]), int(offsets[row + 1])):
             if absent[j]:
                 problems.append(Problem(file, f"row {row}: link {_hex(flat, j)} is not stored before the node"))
-    seen.add(keys[~twice])
+    seen.add(keyset.as_keys(raw)[~twice])
     return problems
 
 
@@ -199,8 +192,7 @@ def verify_log(
         progress(checked, manifest.nodes)
     if not report.errors:
         stored, linked = keyset.as_keys(b"".join(every_key)), keyset.as_keys(b"".join(every_link))
-        text = stored[~keyset.isin(stored, linked)].tobytes().hex()
-        heads = tuple(sorted({text[i : i + KEY_HEX] for i in range(0, len(text), KEY_HEX)}))
+        heads = keyset.sorted_hex(stored[~keyset.isin(stored, linked)])
         if heads != manifest.heads:
             report.errors.append(
                 Problem(mf.manifest_path(store.path, manifest.version).name, "recorded heads are wrong")

@@ -32,7 +32,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from ..errors import LogError, UsageError
-from ..keys import KEY_HEX
 from . import keyset, origin, segments
 from . import manifest as mf
 from .directory import LogStore, writing
@@ -214,29 +213,10 @@ def drop_known(index: KeyIndex, table: pa.Table) -> pa.Table:
 
 
 def next_heads(old: Sequence[str], tables: Sequence[pa.Table]) -> tuple[str, ...]:
-    """Heads after appending ``tables``: old heads and new keys that nothing new links, in
-    key order (sorted as raw bytes by NumPy, which is their hex order)."""
-    import numpy as np
-
+    """Heads after appending ``tables``: old heads and new keys that nothing new links, sorted."""
     raw = b"".join(segments.key_bytes(table.column("key")) for table in tables)
     if not raw:
         return tuple(old)
+    keys = keyset.as_keys(raw + bytes.fromhex("".join(old)))
     linked = keyset.as_keys(b"".join(segments.link_offsets(table)[1] for table in tables))
-    keys = keyset.as_keys(raw)
-    heads = [keys[~keyset.isin(keys, linked)] if len(linked) else keys]
-    if old:
-        before = keyset.as_keys(bytes.fromhex("".join(old)))
-        heads.append(before[~keyset.isin(before, linked)] if len(linked) else before)
-    every = np.concatenate(heads)
-    ids = keyset.prefixes(every)  # the first 8 bytes, big-endian: byte order
-    order = np.argsort(ids, kind="stable")
-    ids = ids[order]
-    if len(ids) > 1 and (ids[1:] == ids[:-1]).any():  # keys sharing 8 bytes, or repeats: whole keys
-        words = np.ascontiguousarray(every).view(">u8").reshape(-1, 4)
-        order = np.lexsort((words[:, 3], words[:, 2], words[:, 1], words[:, 0]))
-        words = words[order]
-        first = np.ones(len(order), dtype=bool)
-        first[1:] = (words[1:] != words[:-1]).any(axis=1)
-        order = order[first]
-    text = every[order].tobytes().hex()
-    return tuple(text[i : i + KEY_HEX] for i in range(0, len(text), KEY_HEX))
+    return keyset.sorted_hex(keys[~keyset.isin(keys, linked)] if len(linked) else keys)

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from ..keys import KEY_BYTES
+from ..keys import KEY_BYTES, KEY_HEX
 
 if TYPE_CHECKING:
     import numpy as np
@@ -109,6 +109,58 @@ def isin(keys: np.ndarray, among: np.ndarray) -> np.ndarray:
 #: above this many keys in all, :func:`isin` builds a hash table (importing pyarrow.compute,
 #: ~0.1 s, is then worth it: a one-node add stays below)
 _HASHED = 1 << 16
+
+
+def out_of_order(
+    keys: np.ndarray, offsets: np.ndarray, links: np.ndarray, seen: KeySet
+) -> tuple[np.ndarray, np.ndarray]:
+    """Rows of ``keys`` holding a key met before (in an earlier row, or in ``seen``), and
+    links (row ``i``'s are ``links[offsets[i]:offsets[i + 1]]``) to no earlier row and not
+    in ``seen``: a stream of nodes must bring each key once and each link before its node.
+
+    >>> import numpy as np
+    >>> k = as_keys(b"\\x01" * 32 + b"\\x02" * 32 + b"\\x01" * 32)
+    >>> twice, unplaced = out_of_order(k, np.array([0, 0, 2, 2]), k[[0, 2]], KeySet())
+    >>> twice.tolist(), unplaced.tolist()
+    ([False, False, True], [False, False])
+    """
+    import numpy as np
+
+    ids, whole = prefixes(keys), words(keys)
+    order = np.argsort(ids, kind="stable")
+    ids, ordered = ids[order], whole[order]
+    rows = np.arange(len(keys))
+    first_row = order[lookup(ids, ordered, prefixes(keys), whole)]  # stable: the earliest equal row
+    twice: np.ndarray = (first_row < rows) | seen.contains(keys)
+    at = lookup(ids, ordered, prefixes(links), words(links))
+    earlier = (at >= 0) & (order[at] < np.repeat(rows, np.diff(offsets)))
+    unplaced = ~earlier
+    if unplaced.any():
+        unplaced[unplaced] = ~seen.contains(links[unplaced])
+    return twice, unplaced
+
+
+def sorted_hex(keys: np.ndarray) -> tuple[str, ...]:
+    """The distinct ``keys`` as hex, sorted (raw byte order is hex order): by the 8-byte
+    prefix, whole keys only when two share one.
+
+    >>> sorted_hex(as_keys(b"\\x02" * 32 + b"\\x01" * 32 + b"\\x02" * 32)) == ("01" * 32, "02" * 32)
+    True
+    """
+    import numpy as np
+
+    ids = prefixes(keys)
+    order = np.argsort(ids, kind="stable")
+    ids = ids[order]
+    if len(ids) > 1 and (ids[1:] == ids[:-1]).any():  # keys sharing 8 bytes, or repeats: whole keys
+        big = np.ascontiguousarray(keys).view(">u8").reshape(-1, 4)
+        order = np.lexsort((big[:, 3], big[:, 2], big[:, 1], big[:, 0]))
+        big = big[order]
+        first = np.ones(len(order), dtype=bool)
+        first[1:] = (big[1:] != big[:-1]).any(axis=1)
+        order = order[first]
+    text = keys[order].tobytes().hex()
+    return tuple(text[i : i + KEY_HEX] for i in range(0, len(text), KEY_HEX))
 
 
 def prefixes(keys: np.ndarray) -> np.ndarray:

@@ -216,23 +216,12 @@ class Incoming:
         if bad:
             _reject(key(bad[0]), "whose value this log's encoding cannot decode (no writer of this log could add it)")
         offsets, flat = segments.link_offsets(table)
-        frame_keys = keyset.as_keys(raw)
-        # in this frame: each key's first row, so a link resolves to a row before its own
-        ids, words = keyset.prefixes(frame_keys), keyset.words(frame_keys)
-        order = np.argsort(ids, kind="stable")
-        sorted_ids, sorted_words = ids[order], words[order]
-        rows = np.arange(table.num_rows)
-        first_row = order[keyset.lookup(sorted_ids, sorted_words, ids, words)]  # stable: the earliest equal row
-        repeated = (first_row < rows) | self.seen.contains(frame_keys)
-        links = keyset.as_keys(flat)
-        if len(links):
-            link_row = np.repeat(rows, np.diff(offsets))
-            at = keyset.lookup(sorted_ids, sorted_words, keyset.prefixes(links), keyset.words(links))
-            unresolved = links[(at < 0) | (order[at] >= link_row)]
-            pending = unresolved[~self.seen.contains(unresolved)] if len(unresolved) else unresolved
-            if len(pending):  # not earlier in the stream: must be stored locally
-                pending = np.unique(pending)
-                self.pending_links.add(pending[~self.pending_links.contains(pending)])
+        frame_keys, links = keyset.as_keys(raw), keyset.as_keys(flat)
+        repeated, unplaced = keyset.out_of_order(frame_keys, offsets, links, self.seen)
+        pending = links[unplaced]
+        if len(pending):  # not earlier in the stream: must be stored locally
+            pending = np.unique(pending)
+            self.pending_links.add(pending[~self.pending_links.contains(pending)])
         self.duplicates += int(repeated.sum())
         if self.duplicates > MAX_DUPLICATES:
             raise ProtocolError(
