@@ -488,20 +488,10 @@ class Log:
                 f"more than one node in {self.path} has a key starting {text!r}; give more characters",
                 key=text,
             )
-        position = positions[0]
-        store = self._store
-
-        def read(manifest: Manifest | None) -> tuple[pa.Table, int, str] | None:
-            found = piece_at(manifest, position, position + 1, False)
-            if found is None:
-                return None
-            info, first, row, _ = found  # only the row group holding the node is decoded
-            return store.read_segment(info, rows=(row, row + 1)), first + row, info.file
-
-        found = store.read_state(read)
-        if found is None:  # a log never loses a position: a state older than the index's
-            raise NodeNotFoundError(f"no node in {self.path} is at change {position + 1}", key=text)
-        return next(self._nodes(*found, False, encoding))  # its key is checked against its content
+        node = next(self._read_range(positions[0], positions[0] + 1, encoding=encoding), None)
+        if node is None:  # a log never loses a position: a state older than the index's
+            raise NodeNotFoundError(f"no node in {self.path} is at change {positions[0] + 1}", key=text)
+        return node
 
     def changes(
         self,
@@ -566,8 +556,8 @@ class Log:
                 found = piece_at(manifest, lo, hi, reverse)
                 if found is None:
                     return None
-                info, first, a, b = found
-                return store.read_segment(info).slice(a, b - a), first + a, info.file
+                info, first, a, b = found  # only the row groups holding rows a..b-1 are decoded
+                return store.read_segment(info, rows=(a, b)), first + a, info.file
 
             return read
 

@@ -231,7 +231,6 @@ def _read_side(log: Log, *, values: bool) -> _Side:
     """A log's keys, links (as rows) and depths from one snapshot, without a Python object
     per node; the raw values too when labels need some."""
     import numpy as np
-    import pyarrow.compute as pc
 
     from ..frames import depths
     from ..store import segments
@@ -244,13 +243,10 @@ def _read_side(log: Log, *, values: bool) -> _Side:
         keys = segments.one_array(table.column("key"))
         return _Side(log, keys, _KeyRows(keys), np.zeros(1, np.int64), none, none, set(), kept)
     keys = segments.one_array(table.column("key"))
-    links = table.column("links")
-    counts = np.asarray(pc.list_value_length(links).to_numpy(), dtype=np.int64)
+    starts, _ = segments.link_offsets(table)  # from the buffers: Array.to_numpy() would import pandas
     lookup = _KeyRows(keys)
-    parents = lookup.rows(segments.flat_links(links))
-    starts = np.zeros(len(counts) + 1, dtype=np.int64)
-    np.cumsum(counts, out=starts[1:])
-    return _Side(log, keys, lookup, starts, parents, depths(counts, parents), set(state.heads), kept)
+    parents = lookup.rows(segments.flat_links(table.column("links")))
+    return _Side(log, keys, lookup, starts, parents, depths(np.diff(starts), parents), set(state.heads), kept)
 
 
 class _KeyRows:
