@@ -23,7 +23,9 @@ if TYPE_CHECKING:
 
 KEY_BYTES = 32
 KEY_HEX = 2 * KEY_BYTES
-_HEXDIGITS = frozenset("0123456789abcdef")
+#: the digits of a lower-case hex key
+HEX_DIGITS = frozenset("0123456789abcdef")
+_HEXDIGITS = HEX_DIGITS
 _LINK_FRAME = b"%d\n" % KEY_HEX
 _sha256 = hashlib.sha256
 

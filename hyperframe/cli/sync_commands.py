@@ -168,8 +168,7 @@ def replicate(
 
         reader, writer = stdio()
         log = Log(directory, verify=trusted(trust_file))
-        if log.manifest is None:
-            log = Log(directory, verify=trusted(trust_file), encoding=encoding)
+        log.replica().adopt_encoding(encoding)  # the encoding of a log this replication creates
         done = peer.run(log, reader, writer, mode=mode, live=live, timeout=timeout, deadline=deadline)
         click.echo(f"hyperframe: {done.summary()}", err=True)
         return

@@ -8,12 +8,12 @@ stored or arrive earlier, identity and signature sizes), plus the origin's (log 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ProtocolError
-from ..keys import KEY_BYTES, KEY_HEX
+from ..keys import HEX_DIGITS, KEY_BYTES, KEY_HEX
 from ..store import segments
 
 if TYPE_CHECKING:
@@ -38,12 +38,9 @@ def _hex_keys(texts: list[str], what: str) -> bytes:
         raw = b""
     # 64 characters each, giving 32 bytes each: no spaces, no keys run together
     if len(raw) != KEY_BYTES * len(texts) or any(len(text) != KEY_HEX for text in texts):
-        bad = next((t for t in texts if len(t) != KEY_HEX or not _HEX.issuperset(t.lower())), texts[0])
+        bad = next((t for t in texts if len(t) != KEY_HEX or not HEX_DIGITS.issuperset(t.lower())), texts[0])
         raise ProtocolError(f"the hyperlog peer sent {what} {bad[:80]!r}, which is not a 64-digit hex key")
     return raw
-
-
-_HEX = frozenset("0123456789abcdef")
 
 
 @dataclass
@@ -51,8 +48,7 @@ class Arrivals:
     """Collect hyperlog nodes, check them in chunks, hand back segment tables to commit."""
 
     incoming: Incoming
-    rows: list[tuple[str, list[str], bytes, bytes | None, bytes | None, str, int]] = field(default_factory=list)
-    count: int = 0
+    rows: list[tuple[str, Sequence[str], bytes, bytes | None, bytes | None, str, int]] = field(default_factory=list)
 
     @classmethod
     def for_log(cls, local_has: Callable[[list[bytes]], set[bytes]], encoding: Any) -> Arrivals:
@@ -60,18 +56,15 @@ class Arrivals:
 
         return cls(Incoming(local_has=local_has, undecodable=encoding.undecodable_rows))
 
-    def add(self, node: Any, *, log: str | None = None, seq: int | None = None) -> None:
-        """Take one parsed ``Node`` message (``log``/``seq`` override the message's)."""
-        key = node.key  # hex, like the links: converted per chunk in flush
-        links = list(node.links)
-        log = node.log if log is None else log
-        seq = node.seq if seq is None else seq
+    def add(self, node: Any) -> None:
+        """Take one parsed ``Node`` message."""
+        seq = node.seq
         if not seq:
             raise ProtocolError(f"the hyperlog peer sent node {node.key} without a seq (seqs start at 1)")
         identity = node.identity or None  # unset reads as b"" (an empty identity means none)
         signature = node.signature or None
-        self.rows.append((key, links, node.value, identity, signature, log, seq))
-        self.count += 1
+        # key and links stay hex (converted per chunk in flush); links is the message's own list
+        self.rows.append((node.key, node.links, node.value, identity, signature, node.log, seq))
         if len(self.rows) >= CHUNK_ROWS:
             self.flush()
 

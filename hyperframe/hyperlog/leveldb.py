@@ -34,7 +34,8 @@ def import_hyperlog(source: str | os.PathLike[str], target: LogLike, *, encoding
 
     Keys, links, values, identities and signatures travel unchanged and every key is
     re-hashed; each node keeps its hyperlog (log id, seq). ``source`` is only read. A
-    target that does not exist yet is created with ``encoding`` (json: hyperlog programs
+    target that does not exist yet is created with ``encoding`` (unless it is a ``Log``
+    opened with an encoding of its own, which it keeps; json: hyperlog programs
     mostly use ``valueEncoding: 'json'``; a value it cannot decode is refused, so a binary
     hyperlog needs ``encoding="binary"``).
     """
@@ -46,14 +47,10 @@ def import_hyperlog(source: str | os.PathLike[str], target: LogLike, *, encoding
     if not (src / "CURRENT").is_file():
         raise NotALogError(f"{src} is not a LevelDB directory (no CURRENT file); give the hyperlog's db path", path=src)
     log = as_log(target)
-    if log.manifest is None and not log.read_only:
-        from ..log import Log
-
-        log = Log(log.path, encoding=encoding)
     replica = log.replica()
-    from ..encodings import get_encoding
-
-    stored = get_encoding(replica.state().encoding)
+    if not log.read_only:
+        replica.adopt_encoding(encoding)  # only if it is not on disk yet
+    log_encoding = log.encoding
     with tempfile.TemporaryDirectory(prefix="hyperframe-import-") as tmp:
         copy = Path(tmp) / "db"
         shutil.copytree(src, copy, ignore=shutil.ignore_patterns("LOCK"))
@@ -61,10 +58,10 @@ def import_hyperlog(source: str | os.PathLike[str], target: LogLike, *, encoding
             db = plyvel.DB(str(copy), create_if_missing=False)
         except plyvel.Error as exc:
             raise NotALogError(f"{src} could not be read as a LevelDB ({exc})", path=src) from None
-        arrivals = Arrivals.for_log(replica.has, stored)
+        arrivals = Arrivals.for_log(replica.has, log_encoding)
         try:
-            with db.iterator(prefix=b"!nodes!") as stored:
-                blobs = dict(stored)  # one sequential scan: far quicker than a look-up per change
+            with db.iterator(prefix=b"!nodes!") as nodes:
+                blobs = dict(nodes)  # one sequential scan: far quicker than a look-up per change
             with db.iterator(prefix=b"!changes!", include_key=False) as changes:
                 for key in changes:
                     blob = blobs.pop(b"!nodes!" + key, None)

@@ -26,9 +26,12 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import IO, TYPE_CHECKING, Any
 
 from ..errors import PeerTimeoutError, ProtocolError, ReplicationError, UsageError
+from ..store import segments
+from ..sync.modes import MODES
 from . import wire
 from .arrivals import Arrivals, hex_key
 
@@ -65,7 +68,6 @@ class HyperlogReport:
     unplaced: list[str] = field(default_factory=list)
     conflicts: list[str] = field(default_factory=list)
     seconds: float = 0.0
-    live: bool = False
 
     def summary(self) -> str:
         text = f"hyperlog {self.mode}: received {self.received} node(s), sent {self.sent} in {self.seconds:.2f} s"
@@ -77,23 +79,40 @@ class HyperlogReport:
 
 
 class _Index:
-    """This side's nodes by (log id, seq), from the log's rows."""
+    """This side's nodes by (log id, seq), from the log's rows (the columns a sent node
+    needs become Python lists once, on first use, not a scalar per node)."""
 
     def __init__(self, rows: pa.Table) -> None:
         self.rows = rows
-        logs = rows.column("log").to_pylist()
-        seqs = rows.column("seq").to_pylist()
-        self.keys = [bytes(k) for k in rows.column("key").to_pylist()]
+        self.logs: list[Any] = rows.column("log").to_pylist()  # None: no origin (counted below)
+        self.seqs: list[Any] = rows.column("seq").to_pylist()
+        self.keys = segments.split_keys(segments.key_bytes(rows.column("key")))
         self.by_slot: dict[tuple[str, int], int] = {}
         self.top: dict[str, int] = {}
         self.unplaced = 0  # nodes without an origin (a format-2 log not written since)
-        for row, (log, seq) in enumerate(zip(logs, seqs, strict=True)):
+        for row, (log, seq) in enumerate(zip(self.logs, self.seqs, strict=True)):
             if log is None:
                 self.unplaced += 1
                 continue
             self.by_slot.setdefault((log, seq), row)
             self.top[log] = max(self.top.get(log, 0), seq)
         self.held = set(self.keys)
+
+    @cached_property
+    def values(self) -> list[bytes]:
+        return self.rows.column("value").to_pylist()  # type: ignore[no-any-return]
+
+    @cached_property
+    def links(self) -> list[list[bytes]]:
+        return self.rows.column("links").to_pylist()  # type: ignore[no-any-return]
+
+    @cached_property
+    def identities(self) -> list[bytes | None]:
+        return self.rows.column("identity").to_pylist()  # type: ignore[no-any-return]
+
+    @cached_property
+    def signatures(self) -> list[bytes | None]:
+        return self.rows.column("signature").to_pylist()  # type: ignore[no-any-return]
 
 
 class _Session:
@@ -109,7 +128,7 @@ class _Session:
         deadline: float,
         stop: Callable[[], bool] | None,
     ) -> None:
-        if mode not in ("sync", "push", "pull"):
+        if mode not in MODES:
             raise UsageError(f"a hyperlog mode is sync, push or pull, not {mode!r}")
         self.log, self.reader, self.writer = log, reader, writer
         self.mode, self.live, self.timeout = mode, live, timeout
@@ -233,12 +252,11 @@ class _Session:
             raise ProtocolError(f"the hyperlog peer sent {wire.TYPE_NAMES.get(body[0], body[0])} before its handshake")
         theirs = wire.parse("Handshake", body[1:])
         remote = theirs.mode
-        if remote not in ("sync", "push", "pull"):
+        if remote not in MODES:
             raise ProtocolError(f"the hyperlog peer asked for mode {remote[:40]!r}; it must be sync, push or pull")
         if remote == self.mode and remote != "sync":
             raise UsageError(f"both sides asked to {remote}: one side must push and the other pull (or both sync)")
         self.live = self.live or theirs.live
-        self.report.live = self.live
         # the flags a mode implies, on both sides (a pushing side never wants, a pulling one never has)
         got_heads = remote == "pull" or self.mode == "push"
         got_wants = remote == "push" or self.mode == "pull"
@@ -339,7 +357,7 @@ class _Session:
                 if known is None and slot in index.by_slot:
                     known = index.keys[index.by_slot[slot]]
                 if known is not None:  # an echo (same key) or a second writer under one log id
-                    if known.hex() != node.key:
+                    if known != hex_key(node.key):
                         self.report.conflicts.append(f"{node.log}:{node.seq}")
                     continue
                 place(node)
@@ -372,16 +390,15 @@ class _Session:
         return item
 
     def _node_message(self, index: _Index, row: int, log: str, seq: int) -> Any:
-        rows = index.rows
-        identity, signature = rows.column("identity")[row].as_py(), rows.column("signature")[row].as_py()
+        identity, signature = index.identities[row], index.signatures[row]
         msg = wire.message(
             "Node",
             change=row + 1,
             key=index.keys[row].hex(),
             log=log,
             seq=seq,
-            value=rows.column("value")[row].as_py(),
-            links=[bytes(link).hex() for link in rows.column("links")[row].as_py()],
+            value=index.values[row],
+            links=[link.hex() for link in index.links[row]],
         )
         if identity is not None:
             msg.identity = identity
@@ -416,7 +433,7 @@ class _Session:
                 for row, key in enumerate(mine.keys):
                     if key in received:  # just came from the peer: never echoed back
                         continue
-                    log, seq = rows.column("log")[row].as_py(), rows.column("seq")[row].as_py()
+                    log, seq = mine.logs[row], mine.seqs[row]
                     self.send(wire.NODE, self._node_message(mine, row, log, seq))
                     self.report.sent += 1
 
@@ -425,14 +442,14 @@ class _Session:
             return
         keys = [hex_key(n.key) for n in nodes]
         held = replica.has(keys)
-        fresh = [n for n, key in zip(nodes, keys, strict=True) if key not in held]
+        fresh = [(n, key) for n, key in zip(nodes, keys, strict=True) if key not in held]
         if not fresh:
             return
         arrivals = Arrivals.for_log(replica.has, encoding)
         try:
-            for node in fresh:
+            for node, key in fresh:
                 arrivals.add(node)
-                received.add(hex_key(node.key))
+                received.add(key)
             replica.commit(arrivals.tables())
             self.report.received += len(fresh)
         finally:
@@ -473,8 +490,10 @@ def run(
     :class:`~hyperframe.ReplicationError` (nothing committed) on bad input, silence for
     ``timeout`` seconds or a session longer than ``deadline`` (default 60 x timeout).
     """
+    from ..sync.session import DEADLINE_TIMEOUTS  # NumPy at load time: not on the CLI's start-up path
+
     session = _Session(
         log, reader, writer, mode=mode, live=live, timeout=timeout,
-        deadline=60 * timeout if deadline is None else deadline, stop=stop,
+        deadline=DEADLINE_TIMEOUTS * timeout if deadline is None else deadline, stop=stop,
     )  # fmt: skip
     return session.run()

@@ -52,13 +52,6 @@ SCHEMA: dict[str, list[tuple[Any, ...]]] = {
         ("identity", 7, _BYTES, _OPTIONAL),
         ("signature", 8, _BYTES, _OPTIONAL),
     ],
-    "Entry": [  # LevelDB's !logs! rows
-        ("change", 1, _UINT32, _REQUIRED),
-        ("node", 2, _STRING, _REQUIRED),
-        ("links", 3, _STRING, _REPEATED),
-        ("log", 4, _STRING, _OPTIONAL),
-        ("seq", 5, _UINT32, _OPTIONAL),
-    ],
 }
 #: which message each frame type carries (None: an empty body)
 BODIES: dict[int, str | None] = {
@@ -87,7 +80,7 @@ def _classes() -> dict[str, type[Message]]:
 
 
 def message(name: str, **fields: Any) -> Message:
-    """A new ``name`` message (``"Handshake"``, ``"Log"``, ``"Node"``, ``"Entry"``)."""
+    """A new ``name`` message (``"Handshake"``, ``"Log"``, ``"Node"``)."""
     return _classes()[name](**fields)
 
 
@@ -147,9 +140,11 @@ def read_frame(stream: IO[bytes], limit: int = MAX_FRAME) -> bytes | None:
         raise ProtocolError("the hyperlog peer sent an empty frame (no message type)")
     parts, remaining = [], length
     while remaining:
-        chunk = stream.read(min(remaining, 1 << 20))
+        # all that is missing at once: a buffered stream fills one bytes object of that size
+        # (reading in pieces and joining them held every big frame twice); the length is checked
+        chunk = stream.read(remaining)
         if not chunk:
             raise ProtocolError(f"the hyperlog peer closed the connection in the middle of a {length}-byte frame")
         parts.append(chunk)
         remaining -= len(chunk)
-    return b"".join(parts)
+    return parts[0] if len(parts) == 1 else b"".join(parts)
