@@ -63,8 +63,9 @@ class Arrivals:
             raise ProtocolError(f"the hyperlog peer sent node {node.key} without a seq (seqs start at 1)")
         identity = node.identity or None  # unset reads as b"" (an empty identity means none)
         signature = node.signature or None
-        # key and links stay hex (converted per chunk in flush); links is the message's own list
-        self.rows.append((node.key, node.links, node.value, identity, signature, node.log, seq))
+        # key and links stay hex (converted per chunk in flush); the links are copied so that
+        # the message, which holds the value a second time, is not kept until the flush
+        self.rows.append((node.key, list(node.links), node.value, identity, signature, node.log, seq))
         if len(self.rows) >= CHUNK_ROWS:
             self.flush()
 
