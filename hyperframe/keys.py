@@ -25,7 +25,6 @@ KEY_BYTES = 32
 KEY_HEX = 2 * KEY_BYTES
 #: the digits of a lower-case hex key
 HEX_DIGITS = frozenset("0123456789abcdef")
-_HEXDIGITS = HEX_DIGITS
 _LINK_FRAME = b"%d\n" % KEY_HEX
 _sha256 = hashlib.sha256
 
@@ -201,6 +200,6 @@ def normalize_prefix(prefix: str) -> str:
     text = prefix.strip().lower()
     if not text:
         raise UsageError("a key or key prefix cannot be empty")
-    if len(text) > KEY_HEX or not _HEXDIGITS.issuperset(text):
+    if len(text) > KEY_HEX or not HEX_DIGITS.issuperset(text):
         raise UsageError(f"{prefix!r} is not a key: use up to {KEY_HEX} hex characters (0-9, a-f)")
     return text
