@@ -329,16 +329,15 @@ class LogStore:
         (:meth:`pieces`, :func:`segments.write_pieces`), so memory stays flat however big
         the log. The replaced files move to ``_hyperframe/retired/``, where readers and
         replications that started from an older version still find them, until ``vacuum``
-        removes them. Heads, fingerprint and origins stay as they are: the nodes do.
+        removes them. Heads, fingerprint, origins and format stay as they are: the nodes do
+        (the log is in the current format: :meth:`compact` upgrades it first).
         """
         rows = (segments.as_read(table) for info in current.segments[first:last] for table in self.pieces(info))
         info = segments.write_pieces(self.path, rows, current.encoding)
-        whole = first == 0 and last == len(current.segments)  # all rewritten: format 2 now
         manifest = current.next(
             segments=current.segments[:first] + (info,) + current.segments[last:],
             created=time.time(),
             operation=operation,
-            format=mf.FORMAT if whole else current.format,
         )
         self._publish(manifest, current)
         return manifest
@@ -437,9 +436,8 @@ class LogStore:
 
     def _unlisted_heads(self, manifests: Sequence[Manifest]) -> list[Path]:
         """Heads side files none of ``manifests`` names."""
-        named = {f"{blob[1]}.keys" for m in manifests if (blob := m.heads_blob()) is not None}
-        folder = layout.heads_dir(self.path)
-        return sorted(p for p in folder.glob("*.keys") if p.name not in named) if folder.is_dir() else []
+        named = {layout.heads_path(self.path, blob[1]) for m in manifests if (blob := m.heads_blob) is not None}
+        return [p for p in layout.heads_files(self.path) if p not in named]
 
     def _created(self, version: int) -> float:
         """When a version was published (its file's time if it cannot be parsed)."""
@@ -459,9 +457,10 @@ class LogStore:
     def compact(self, current: Manifest, *, everything: bool) -> Manifest:
         """Merge segments, keeping change order (lock held).
 
-        ``everything`` merges the whole log into one segment (a format-1 log is written in
-        format 2 even if it has one segment); otherwise only the trailing run of small
-        segments is merged, once the log has too many segments.
+        An older-format log is upgraded to the current format (``manifest.FORMAT``) first,
+        even if it has one segment. ``everything`` merges the whole log into one
+        segment; otherwise only the trailing run of small segments is merged, once the log
+        has too many segments.
         """
         if current.format < mf.FORMAT:  # older nodes get their origins before any rewrite
             current = self.upgrade(current)

@@ -74,10 +74,8 @@ class KeyIndex:
         found: set[bytes] = set()
         for keys in self.columns():
             matrix = segments.key_matrix(keys)
-            for row in np.flatnonzero(np.isin(matrix[:, 0], ids)):  # first 8 bytes, then the whole key
-                key = matrix[row].tobytes()
-                if key in wanted:
-                    found.add(key)
+            near = matrix[np.isin(matrix[:, 0], ids)]  # first 8 bytes, then the whole key
+            found |= wanted.intersection(segments.split_keys(near.tobytes()))
         return found
 
     def stored_set(self) -> set[bytes]:

@@ -39,6 +39,8 @@ RETIRED_DIR = "retired"
 TMP_DIR = "tmp"
 #: a manifest's heads, when there are many: ``<sha256 of the bytes>.keys``, raw 32-byte keys
 HEADS_DIR = "heads"
+#: a heads side file's name: the SHA-256 of its bytes (hex), then this
+HEADS_SUFFIX = ".keys"
 #: hex digits of the bytes' SHA-256 in a retired file's name
 SHA_DIGITS = 16
 RETIRED_SUFFIX = ".retired"
@@ -56,6 +58,17 @@ def tmp_dir(log_dir: Path) -> Path:
 
 def heads_dir(log_dir: Path) -> Path:
     return log_dir / META_DIR / HEADS_DIR
+
+
+def heads_path(log_dir: Path, sha256: str) -> Path:
+    """The heads side file whose bytes have this SHA-256 (hex)."""
+    return heads_dir(log_dir) / f"{sha256}{HEADS_SUFFIX}"
+
+
+def heads_files(log_dir: Path) -> list[Path]:
+    """The heads side files under ``_hyperframe/heads/``, sorted."""
+    folder = heads_dir(log_dir)
+    return sorted(folder.glob(f"*{HEADS_SUFFIX}")) if folder.is_dir() else []
 
 
 def retired_dir(log_dir: Path) -> Path:

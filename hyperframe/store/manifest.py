@@ -14,13 +14,15 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 from ..errors import CorruptLogError
+from ..keys import KEY_BYTES, KEY_HEX
 from .durable import publish_exclusive, publish_replace, write_temp
-from .layout import HEADS_DIR, heads_dir, tmp_dir
 from .layout import META_DIR as META_DIR
+from .layout import file_sha256, heads_path, tmp_dir
 from .origin import Origin
 
 #: the format hyperframe writes: 3 keeps each node's hyperlog origin (``log``, ``seq``); 2 stores
@@ -100,14 +102,17 @@ class Manifest:
         changes.setdefault("operation", None)
         return replace(self, version=self.version + 1, **changes)
 
+    @cached_property
     def heads_blob(self) -> tuple[bytes, str] | None:
-        """The heads side file's bytes and name (its SHA-256), if this version needs one."""
+        """The heads side file's bytes and name (its SHA-256), if this version needs one
+        (computed once per manifest: not a field, so neither compared nor copied by
+        ``replace``)."""
         if len(self.heads) <= INLINE_HEADS:
             return None
         raw = bytes.fromhex("".join(self.heads))
         return raw, hashlib.sha256(raw).hexdigest()
 
-    def to_bytes(self, blob: tuple[bytes, str] | None = None) -> bytes:
+    def to_bytes(self) -> bytes:
         doc: dict[str, Any] = {
             "format": self.format,
             "version": self.version,
@@ -123,9 +128,8 @@ class Manifest:
         if self.origin is not None:
             doc["origin"] = self.origin.to_json()
         doc["segments"] = [s.to_json() for s in self.segments]
-        if len(self.heads) > INLINE_HEADS:
-            _raw, sha = blob or self.heads_blob() or (b"", "")
-            doc["heads_file"] = {"sha256": sha, "count": len(self.heads)}
+        if (blob := self.heads_blob) is not None:
+            doc["heads_file"] = {"sha256": blob[1], "count": len(self.heads)}
         else:
             doc["heads"] = list(self.heads)
         return json.dumps(doc, separators=(",", ":")).encode()
@@ -185,14 +189,15 @@ def _heads(doc: dict[str, Any], where: Path) -> tuple[str, ...]:
     sha, count = str(ref["sha256"]), int(ref["count"])
     if not _SEGMENT_ID.fullmatch(sha) or not 0 <= count:
         raise ValueError(f"heads file reference {ref!r} is malformed")
+    path = heads_path(where.parent.parent.parent, sha)  # where: <log>/_hyperframe/manifests/v<N>.json
     try:
-        raw = (where.parent.parent / HEADS_DIR / f"{sha}.keys").read_bytes()
+        raw = path.read_bytes()
     except FileNotFoundError:
-        raise ValueError(f"its heads file {sha}.keys is missing") from None
-    if len(raw) != 32 * count or hashlib.sha256(raw).hexdigest() != sha:
-        raise ValueError(f"its heads file {sha}.keys is damaged")
+        raise ValueError(f"its heads file {path.name} is missing") from None
+    if len(raw) != KEY_BYTES * count or hashlib.sha256(raw).hexdigest() != sha:
+        raise ValueError(f"its heads file {path.name} is damaged")
     text = raw.hex()
-    return tuple(text[i : i + 64] for i in range(0, len(text), 64))
+    return tuple(text[i : i + KEY_HEX] for i in range(0, len(text), KEY_HEX))
 
 
 def segment_file_name(segment_id: str) -> str:
@@ -234,12 +239,12 @@ def read_latest(log_dir: Path) -> Manifest | None:
 
 def publish(log_dir: Path, manifest: Manifest) -> bool:
     """Durably publish ``manifest`` as the next state; False if that number was taken."""
-    blob = manifest.heads_blob()
+    blob = manifest.heads_blob
     if blob is not None:  # the heads first, durably: the manifest names them
         raw, sha = blob
-        target = heads_dir(log_dir) / f"{sha}.keys"
-        if not (target.is_file() and hashlib.sha256(target.read_bytes()).hexdigest() == sha):  # else (re)write it
+        target = heads_path(log_dir, sha)
+        if not (target.is_file() and file_sha256(target) == sha):  # else (re)write it
             target.parent.mkdir(exist_ok=True)
             publish_replace(write_temp(tmp_dir(log_dir), raw), target)
-    temp = write_temp(tmp_dir(log_dir), manifest.to_bytes(blob))
+    temp = write_temp(tmp_dir(log_dir), manifest.to_bytes())
     return publish_exclusive(temp, manifest_path(log_dir, manifest.version))

@@ -112,7 +112,7 @@ def assign(tables: list[pa.Table], origin: Origin) -> tuple[list[pa.Table], Orig
         if logs.null_count == n:  # all made here: the common case
             if seq + n > MAX_SEQ:
                 raise OverflowError(f"log id {origin.log} has used up its seqs")
-            log_column, seq_column = repeated_column(origin.log, n, logs.type), counting_column(seq + 1, n)
+            log_column, seq_column = repeated_column(origin.log, n), counting_column(seq + 1, n)
             seq += n
         else:  # some of each (nodes from an older hyperframe among others): rare, row by row
             mine, numbers = logs.to_pylist(), table.column("seq").to_pylist()

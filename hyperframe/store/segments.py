@@ -75,7 +75,7 @@ def binary32(keys: list[bytes]) -> pa.Array:
     return pa.FixedSizeBinaryArray.from_buffers(pa.binary(KEY_BYTES), len(keys), [None, pa.py_buffer(b"".join(keys))])
 
 
-def _offsets(lengths: list[int]) -> pa.Buffer:
+def _offsets(lengths: list[int] | np.ndarray) -> pa.Buffer:
     import numpy as np
     import pyarrow as pa
 
@@ -113,15 +113,15 @@ def optional_column(values: list[Any], kind: pa.DataType) -> pa.Array:
     return pa.Array.from_buffers(kind, n, [validity, _offsets(list(map(len, raw))), pa.py_buffer(b"".join(raw))])
 
 
-def repeated_column(value: str | bytes, n: int, kind: pa.DataType) -> pa.Array:
-    """``n`` times one value as a ``binary`` or ``string`` column, built from buffers (no
-    list of ``n`` items: the origin of a batch's nodes)."""
+def repeated_column(value: str, n: int) -> pa.Array:
+    """``n`` times one value as a ``string`` column, built from buffers (no list of ``n``
+    items: the origin of a batch's nodes)."""
     import numpy as np
     import pyarrow as pa
 
-    raw = value.encode() if isinstance(value, str) else value
-    offsets = np.arange(n + 1, dtype=np.int64) * len(raw)
-    return pa.Array.from_buffers(kind, n, [None, pa.py_buffer(offsets.astype(np.int32)), pa.py_buffer(raw * n)])
+    raw = value.encode()
+    offsets = _offsets(np.full(n, len(raw), dtype=np.int64))
+    return pa.Array.from_buffers(pa.string(), n, [None, offsets, pa.py_buffer(raw * n)])
 
 
 def counting_column(first: int, n: int) -> pa.Array:
@@ -158,8 +158,7 @@ def as_keys(items: pa.Array | pa.ChunkedArray) -> pa.Array:
     if pa.types.is_binary(array.type) and not array.null_count:  # straight from the buffers: no compute kernels
         import numpy as np
 
-        bounds = array.buffers()[1]
-        offsets = np.frombuffer(bounds if bounds else b"", dtype=np.int32)[array.offset : array.offset + len(array) + 1]
+        offsets = _bounds(array)
         if len(offsets) and not (np.diff(offsets) != KEY_BYTES).any():
             data = array.buffers()[2]
             start = int(offsets[0])
@@ -173,14 +172,21 @@ def as_keys(items: pa.Array | pa.ChunkedArray) -> pa.Array:
         raise ValueError("a link is not a 32-byte key") from None
 
 
-def flat_links(column: pa.Array | pa.ChunkedArray) -> pa.Array:
-    """Every link of a links column, in row order, as ``fixed_size_binary(32)`` keys."""
+def _bounds(array: pa.Array) -> np.ndarray:
+    """The ``int32`` offsets of a binary or list array's rows (one more than its rows),
+    straight from its buffer (``Array.to_numpy()`` would import pandas)."""
     import numpy as np
 
+    buffer = array.buffers()[1]
+    return np.frombuffer(buffer if buffer else b"", dtype=np.int32)[array.offset : array.offset + len(array) + 1]
+
+
+def flat_links(column: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """Every link of a links column, in row order, as ``fixed_size_binary(32)`` keys."""
     array = one_array(column)
     if not len(array):
         return as_keys(array.values.slice(0, 0))
-    bounds = np.frombuffer(array.buffers()[1], dtype=np.int32)[array.offset : array.offset + len(array) + 1]
+    bounds = _bounds(array)
     return as_keys(array.values.slice(int(bounds[0]), int(bounds[-1] - bounds[0])))
 
 
@@ -344,10 +350,8 @@ def link_offsets(table: pa.Table) -> tuple[np.ndarray, bytes]:
     column = one_array(table.column("links"))
     if not len(column):
         return np.zeros(1, dtype=np.int64), b""
-    # straight from the buffer: Array.to_numpy() would import pandas
-    offsets = np.frombuffer(column.buffers()[1], dtype=np.int32)[column.offset : column.offset + len(column) + 1]
-    items = column.values.slice(int(offsets[0]), int(offsets[-1] - offsets[0]))  # the rows' links, no kernels
-    return (offsets - offsets[0]).astype(np.int64), key_bytes(as_keys(items))
+    offsets = _bounds(column)
+    return (offsets - offsets[0]).astype(np.int64), key_bytes(flat_links(column))
 
 
 def mismatched_rows(table: pa.Table) -> list[int]:
@@ -400,9 +404,9 @@ def write(log_dir: Path, table: pa.Table, encoding: str) -> SegmentInfo:
     (write lock held).
 
     A segment file is never rewritten: names are content hashes, so when an intact
-    format-2 file of this segment exists (at the top, or retired by an older version) it is
+    current-format file of this segment exists (at the top, or retired by an older version) it is
     kept byte for byte (a retired one is moved back) and described as it is. Only a
-    missing, damaged or format-1 file is (re)written, and the file it replaces is first
+    missing, damaged or older-format file is (re)written, and the file it replaces is first
     linked into ``_hyperframe/retired/`` for readers of the versions that list it.
     """
     found = _kept_file(log_dir, segment_id(table.column("key")), table.num_rows)
@@ -431,7 +435,7 @@ def _write_new(log_dir: Path, pieces: Iterable[pa.Table], encoding: str, *, keep
             temp.unlink()
             return found
         target = log_dir / segment_file_name(sid)
-        if target.exists():  # damaged or format 1: readers of older versions may still want it
+        if target.exists():  # damaged or an older format: readers of older versions may still want it
             layout.retire(log_dir, target, copy=True)
         publish_replace(temp, target)
     except BaseException:
@@ -539,7 +543,8 @@ def _write_parquet(sink: Any, pieces: Iterable[pa.Table], encoding: str) -> tupl
 
 
 def _intact_file(path: Path, sid: str, rows: int) -> SegmentInfo | None:
-    """The description of an existing format-2 file that holds exactly segment ``sid``."""
+    """The description of an existing current-format (:data:`FORMAT`) file that holds
+    exactly segment ``sid``."""
     found = inspect_file(path)
     if found is None or found[0].id != sid or found[0].rows != rows or found[2] != FORMAT:
         return None
@@ -548,7 +553,7 @@ def _intact_file(path: Path, sid: str, rows: int) -> SegmentInfo | None:
 
 def inspect_file(path: Path) -> tuple[SegmentInfo, pa.Table, int] | None:
     """A segment file (live or retired) judged by its content alone: its description (the
-    segment's file name, the checksum of the bytes as they are), its rows (as format 2)
+    segment's file name, the checksum of the bytes as they are), its rows (as the current format)
     and the format it is stored in, if its name matches its keys and every key matches
     its node; None for anything else (missing, unparsable, damaged)."""
     name = layout.canonical_name(path.name)
@@ -592,7 +597,7 @@ class DamagedSegment(ValueError):
     """A segment file's bytes are not the bytes its manifest recorded."""
 
 
-#: bytes hashed (and read by the Parquet reader) at a time
+#: bytes the Parquet reader of :func:`stream.pieces <hyperframe.store.stream.pieces>` reads at a time
 CHUNK = 1024 * 1024
 
 
@@ -622,6 +627,7 @@ def read(
             raise DamagedSegment("its keys are not the segment the manifest lists (another id)")
         return table
     with opened(log_dir, info) as file:
+        # rows= only when asked for: a test spies on parse with the two-argument call
         return parse(file, columns) if rows is None else parse(file, columns, rows=rows)
 
 
@@ -644,7 +650,9 @@ def opened(log_dir: Path, info: SegmentInfo, *, whole: bool = True) -> Iterator[
             continue
         with file:
             size = file.size()
-            if info.sha256 and (size != info.size or (whole and _sha256(file) != info.sha256)):
+            if info.sha256 and (
+                size != info.size or (whole and hashlib.file_digest(file, "sha256").hexdigest() != info.sha256)
+            ):
                 damaged = DamagedSegment(
                     f"its bytes do not match the manifest's checksum ({size} of {info.size} bytes)"
                 )
@@ -655,13 +663,6 @@ def opened(log_dir: Path, info: SegmentInfo, *, whole: bool = True) -> Iterator[
     if damaged is not None:
         raise damaged
     raise FileNotFoundError(info.file)
-
-
-def _sha256(file: pa.NativeFile) -> str:
-    digest = hashlib.sha256()
-    while chunk := file.read(CHUNK):
-        digest.update(chunk)
-    return digest.hexdigest()
 
 
 def file_format(data: bytes) -> int:
@@ -684,8 +685,9 @@ def parse(
 ) -> pa.Table:
     """Parse segment bytes or an open segment file (page checksums verified unless
     ``checksums=False``: repair's last resort, which then judges every row by its key),
-    check the columns' types and return them as format 2 (format-1 links are cast; every
-    link must be 32 bytes). ``rows=(a, b)``: only rows ``a..b-1``, from the row groups
+    check the columns' types and return them as the current format (:func:`check_columns`:
+    older files' missing optional columns are nulls, format-1 links are cast; every link
+    must be 32 bytes). ``rows=(a, b)``: only rows ``a..b-1``, from the row groups
     holding them."""
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -701,9 +703,17 @@ def parse(
                 raise DamagedSegment(f"it holds fewer rows than the manifest lists (no row {rows[1] - 1})")
     if not checksums:
         table.validate(full=True)
+    return check_columns(table, columns)
+
+
+def check_columns(table: pa.Table, columns: list[str] | None = None) -> pa.Table:
+    """Rows read from a segment file (``columns`` of them, or all) as the current format:
+    optional columns an older file lacks as nulls (written before nodes were signed or
+    kept origins), in schema order, format-1 links cast; a missing column, a wrong type or
+    a link that is not 32 bytes is refused (:class:`DamagedSegment`)."""
     expected = schema()
     if columns is None or any(name in OPTIONAL_COLUMNS for name in columns):
-        table = with_optional_columns(table)  # written before nodes were signed or kept origins
+        table = with_optional_columns(table)
         if columns is not None:
             table = table.select(columns)
     for name in columns or expected.names:

@@ -64,25 +64,9 @@ def _row_groups(file: pa.NativeFile, info: SegmentInfo, max_bytes: int) -> Itera
 
 
 def conform(table: pa.Table) -> pa.Table:
-    """A table read from a segment file as the current schema: columns in schema order,
-    optional ones an older file lacks as nulls, format-1 links cast, every type checked
-    (:class:`segments.DamagedSegment` otherwise), every link 32 bytes."""
+    """A table read from a segment file as the current schema, checked as
+    :func:`segments.check_columns` checks it (:class:`segments.DamagedSegment` otherwise),
+    with exactly :func:`segments.schema` (its field names, no file metadata)."""
     import pyarrow as pa
 
-    expected = segments.schema()
-    columns = []
-    for field in expected:
-        if field.name not in table.column_names:
-            if not field.nullable:
-                raise segments.DamagedSegment(f"column {field.name!r} is missing")
-            columns.append(pa.nulls(table.num_rows, field.type))
-            continue
-        column = table.column(field.name)
-        if field.name == "links" and column.type.equals(segments._format1_links()):
-            column = column.cast(field.type)
-        elif not column.type.equals(field.type):
-            raise segments.DamagedSegment(f"column {field.name!r} has the wrong type ({column.type})")
-        columns.append(column)
-    out = pa.Table.from_arrays(columns, schema=expected)
-    segments.check_links(out)
-    return out
+    return pa.Table.from_arrays(segments.check_columns(table).columns, schema=segments.schema())
