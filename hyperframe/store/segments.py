@@ -627,8 +627,7 @@ def read(
             raise DamagedSegment("its keys are not the segment the manifest lists (another id)")
         return table
     with opened(log_dir, info) as file:
-        # rows= only when asked for: a test spies on parse with the two-argument call
-        return parse(file, columns) if rows is None else parse(file, columns, rows=rows)
+        return parse(file, columns, rows=rows)
 
 
 @contextmanager

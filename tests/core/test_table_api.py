@@ -4,6 +4,7 @@ DuckDB and Polars, and ``extend()`` to put records (DataFrame, Arrow, dicts) in.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pyarrow as pa
@@ -46,9 +47,9 @@ def test_columns_reads_only_the_stored_columns_it_needs(penguins: Log, monkeypat
     read: list[list[str] | None] = []
     real = segments.parse
 
-    def spy(data: bytes, columns: list[str] | None = None) -> pa.Table:
+    def spy(data: bytes, columns: list[str] | None = None, **options: Any) -> pa.Table:
         read.append(columns)
-        return real(data, columns)
+        return real(data, columns, **options)
 
     monkeypatch.setattr(segments, "parse", spy)
     penguins.to_arrow(columns=["key", "links"])
