@@ -10,6 +10,7 @@ fail only in documented ways (a sync racing a writer says "run again").
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from stress_harness import stress
@@ -79,11 +80,11 @@ def test_a_sync_racing_a_compaction_fails_only_with_a_replication_error(
     real_read = LogStore.read_segment
     armed = [True]
 
-    def read_after_compaction(self: LogStore, info: object, columns: object = None) -> object:
+    def read_after_compaction(self: LogStore, info: object, columns: object = None, **options: Any) -> object:
         if armed[0] and self.path == a:  # the sender's first segment read
             armed[0] = False
             hyperframe.open(a).compact(retain_seconds=0)
-        return real_read(self, info, columns)  # type: ignore[arg-type]
+        return real_read(self, info, columns, **options)  # type: ignore[arg-type]
 
     monkeypatch.setattr(LogStore, "read_segment", read_after_compaction)
     try:
